@@ -1,0 +1,47 @@
+# Thin wrapper over CMake. `make demo` and `make test` do all the set-up on Debian 12.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+DEMO_OUT ?= runs/demo
+
+.PHONY: all build deps deps-test demo test install bench clean asan
+
+all: build
+
+$(BUILD)/Makefile: CMakeLists.txt
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+
+build: $(BUILD)/Makefile
+	cmake --build $(BUILD) -j $(JOBS)
+
+deps:
+	@sh scripts/deps.sh build
+
+deps-test:
+	@sh scripts/deps.sh test
+
+# Train a small byte-level transformer LM on Debian's fortunes for about two minutes,
+# evaluate bits per character on the held-out split, and print samples.
+demo: deps
+	$(MAKE) build
+	$(BUILD)/genc train lm --minutes 2 --out $(DEMO_OUT)
+	$(BUILD)/genc eval $(DEMO_OUT)
+	$(BUILD)/genc sample $(DEMO_OUT) --n 3 --len 200 --prompt "The "
+
+test: deps-test
+	$(MAKE) build
+	cd $(BUILD) && ctest --output-on-failure -j 2 --timeout 900
+
+install: build
+	cmake --install $(BUILD)
+
+bench: deps-test
+	$(MAKE) build
+	/usr/bin/python3 bench/bench_lm.py --genc $(BUILD)/genc
+
+asan:
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DGENC_SANITIZE=ON -DGENC_NATIVE=ON
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -j 2 --timeout 1800
+
+clean:
+	rm -rf $(BUILD) build-asan

@@ -1,0 +1,3 @@
+#include "genc/core.h"
+#include <stdio.h>
+int main(void) { printf("genc\n"); return 0; }

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Install the Debian packages genc needs, when they are missing.
+# As root this runs apt-get; otherwise it prints the command to run and fails.
+# Usage: scripts/deps.sh [build|test|demo]   (test adds the PyTorch reference)
+set -e
+need="build-essential cmake pkg-config libopenblas-dev libopenblas0-openmp libpng-dev zlib1g-dev libcjson-dev fortunes"
+case "$1" in
+  test|bench) need="$need python3-torch python3-numpy" ;;
+esac
+missing=""
+for p in $need; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing="$missing $p"
+  fi
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ]; then
+  echo "genc: installing Debian packages:$missing"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+else
+  echo "genc: missing Debian packages:$missing" >&2
+  echo "genc: run: sudo apt-get install$missing" >&2
+  exit 1
+fi

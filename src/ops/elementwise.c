@@ -1,0 +1,130 @@
+/* Elementwise arithmetic with trailing-dim broadcasting, and sum/mean reductions.
+ * b broadcasts over a's leading dims: b.n divides a.n and b's shape equals a's trailing dims
+ * (or b has one element). Backward reduces the gradient of b over the broadcast rows. */
+#include "genc/ops.h"
+
+#include <string.h>
+
+static void check_bcast(const genc_tensor *a, const genc_tensor *b, const char *op) {
+    if (b->n == 1 || b->n == a->n) {
+        if (b->n == a->n && b->n != 1)
+            GENC_ASSERT(genc_same_shape(a, b) || b->ndim < a->ndim || a->ndim < b->ndim,
+                        "%s: shapes differ", op);
+        return;
+    }
+    GENC_ASSERT(b->ndim <= a->ndim, "%s: cannot broadcast rank %d onto rank %d", op, b->ndim, a->ndim);
+    for (int i = 0; i < b->ndim; i++)
+        GENC_ASSERT(b->shape[b->ndim - 1 - i] == a->shape[a->ndim - 1 - i],
+                    "%s: trailing dims do not match for broadcasting", op);
+}
+
+enum { OP_ADD, OP_SUB, OP_MUL };
+
+static void binary_backward(genc_ctx *c, genc_node *nd) {
+    genc_tensor *a = nd->in[0], *b = nd->in[1], *out = nd->out;
+    int op = (int)nd->iarg[0];
+    const float *g = out->grad;
+    int64_t n = a->n, m = b->n;
+    if (a->requires_grad) {
+        float *ga = genc_grad(c, a);
+        if (op == OP_MUL) {
+#pragma omp parallel for simd schedule(static) if (n > 32768)
+            for (int64_t i = 0; i < n; i++) ga[i] += g[i] * b->data[i % m];
+        } else {
+#pragma omp parallel for simd schedule(static) if (n > 32768)
+            for (int64_t i = 0; i < n; i++) ga[i] += g[i];
+        }
+    }
+    if (b->requires_grad) {
+        float *gb = genc_grad(c, b);
+        float sign = op == OP_SUB ? -1.f : 1.f;
+        if (m == n) {
+#pragma omp parallel for simd schedule(static) if (n > 32768)
+            for (int64_t i = 0; i < n; i++) gb[i] += (op == OP_MUL ? g[i] * a->data[i] : sign * g[i]);
+        } else {
+            /* reduce over the broadcast rows; parallel over b's elements */
+            int64_t rows = n / m;
+#pragma omp parallel for schedule(static) if (n > 32768)
+            for (int64_t j = 0; j < m; j++) {
+                double s = 0;
+                for (int64_t r = 0; r < rows; r++) {
+                    int64_t i = r * m + j;
+                    s += op == OP_MUL ? (double)g[i] * a->data[i] : (double)g[i];
+                }
+                gb[j] += (float)(sign * s);
+            }
+        }
+    }
+}
+
+static genc_tensor *binary(genc_ctx *c, genc_tensor *a, genc_tensor *b, int op, const char *name) {
+    check_bcast(a, b, name);
+    genc_tensor *out = genc_new_like(c, a);
+    int64_t n = a->n, m = b->n;
+    const float *x = a->data, *y = b->data;
+    float *o = out->data;
+    if (m == n) {
+#pragma omp parallel for simd schedule(static) if (n > 32768)
+        for (int64_t i = 0; i < n; i++)
+            o[i] = op == OP_ADD ? x[i] + y[i] : op == OP_SUB ? x[i] - y[i] : x[i] * y[i];
+    } else {
+        int64_t rows = n / m;
+#pragma omp parallel for schedule(static) if (n > 32768)
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t j = 0; j < m; j++) {
+                int64_t i = r * m + j;
+                o[i] = op == OP_ADD ? x[i] + y[j] : op == OP_SUB ? x[i] - y[j] : x[i] * y[j];
+            }
+    }
+    genc_node *nd = genc_record(c, binary_backward, out, 2, (genc_tensor *[]){a, b});
+    if (nd) nd->iarg[0] = op;
+    return out;
+}
+
+genc_tensor *genc_add(genc_ctx *c, genc_tensor *a, genc_tensor *b) { return binary(c, a, b, OP_ADD, "add"); }
+genc_tensor *genc_sub(genc_ctx *c, genc_tensor *a, genc_tensor *b) { return binary(c, a, b, OP_SUB, "sub"); }
+genc_tensor *genc_mul(genc_ctx *c, genc_tensor *a, genc_tensor *b) { return binary(c, a, b, OP_MUL, "mul"); }
+
+/* y = s·a + t */
+static void affine_backward(genc_ctx *c, genc_node *nd) {
+    genc_tensor *a = nd->in[0];
+    float s = nd->farg[0];
+    float *ga = genc_grad(c, a);
+    const float *g = nd->out->grad;
+#pragma omp parallel for simd schedule(static) if (a->n > 32768)
+    for (int64_t i = 0; i < a->n; i++) ga[i] += s * g[i];
+}
+
+static genc_tensor *affine(genc_ctx *c, genc_tensor *a, float s, float t) {
+    genc_tensor *out = genc_new_like(c, a);
+#pragma omp parallel for simd schedule(static) if (a->n > 32768)
+    for (int64_t i = 0; i < a->n; i++) out->data[i] = s * a->data[i] + t;
+    genc_node *nd = genc_record(c, affine_backward, out, 1, &a);
+    if (nd) nd->farg[0] = s;
+    return out;
+}
+
+genc_tensor *genc_scale(genc_ctx *c, genc_tensor *a, float s) { return affine(c, a, s, 0.f); }
+genc_tensor *genc_add_scalar(genc_ctx *c, genc_tensor *a, float s) { return affine(c, a, 1.f, s); }
+
+static void sum_backward(genc_ctx *c, genc_node *nd) {
+    genc_tensor *a = nd->in[0];
+    float g = nd->out->grad[0] * nd->farg[0];
+    float *ga = genc_grad(c, a);
+#pragma omp parallel for simd schedule(static) if (a->n > 32768)
+    for (int64_t i = 0; i < a->n; i++) ga[i] += g;
+}
+
+static genc_tensor *reduce(genc_ctx *c, genc_tensor *a, float mult) {
+    genc_tensor *out = genc_new1(c, 1);
+    double s = 0;
+#pragma omp parallel for reduction(+ : s) schedule(static) if (a->n > 32768)
+    for (int64_t i = 0; i < a->n; i++) s += a->data[i];
+    out->data[0] = (float)(s * mult);
+    genc_node *nd = genc_record(c, sum_backward, out, 1, &a);
+    if (nd) nd->farg[0] = mult;
+    return out;
+}
+
+genc_tensor *genc_sum(genc_ctx *c, genc_tensor *a) { return reduce(c, a, 1.f); }
+genc_tensor *genc_mean(genc_ctx *c, genc_tensor *a) { return reduce(c, a, 1.f / (float)a->n); }
