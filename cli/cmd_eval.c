@@ -1,0 +1,65 @@
+/* genc eval DIR: bits per character on held-out text. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "genc/lm.h"
+
+static const char *HELP =
+    "usage: genc eval DIR|FILE [--data PATH] [--seq T] [--batch B] [--json]\n"
+    "\n"
+    "Bits per character (byte) of a trained language model. Without --data: the held-out split\n"
+    "of the corpus the model was trained on (the default corpus unless training used --data).\n"
+    "With --data: all of the given text file or folder.\n"
+    "\n"
+    "  --seq T      context length of the evaluation windows (default: the training length)\n"
+    "  --batch B    windows per forward pass (default 8)\n"
+    "  --json       print one JSON object as the last line of stdout:\n"
+    "               {\"bpc\", \"nats\", \"tokens\", \"bytes\", \"seconds\", \"seq\", \"step\"}\n";
+
+int cmd_eval(int argc, char **argv) {
+    if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
+        fputs(HELP, stdout);
+        return 0;
+    }
+    if (argc < 1 || argv[0][0] == '-') return usage_error("eval needs a run folder or checkpoint: genc eval DIR (see --help)");
+    const char *dir = argv[0], *data = NULL;
+    int seq = 0, batch = 8, json = 0;
+    args a = {argc, 1, argv, 0};
+    while (a.i < a.argc && !a.bad) {
+        if (flag(&a, "--help") || flag(&a, "-h")) { fputs(HELP, stdout); return 0; }
+        else if (flag(&a, "--data")) data = val_str(&a, "--data");
+        else if (flag(&a, "--seq")) seq = val_int(&a, "--seq", 1, 1 << 20);
+        else if (flag(&a, "--batch")) batch = val_int(&a, "--batch", 1, 4096);
+        else if (flag(&a, "--json")) json = 1;
+        else return usage_error("unknown flag '%s' for eval (see genc eval --help)", a.argv[a.i]);
+    }
+    if (a.bad) return EXIT_USAGE;
+    genc_lm lm;
+    if (genc_lm_load(dir, &lm, 0)) return runtime_error("%s", genc_error());
+    if (seq == 0) seq = lm.train.seq;
+    genc_corpus corpus;
+    const char *path = data ? data : (lm.train.data[0] ? lm.train.data : GENC_DEFAULT_CORPUS);
+    if (genc_corpus_load(path, data ? GENC_SPLIT_ALL : GENC_SPLIT_TEST, 2, &corpus)) {
+        genc_lm_free(&lm);
+        return runtime_error("%s", genc_error());
+    }
+    genc_lm_eval_result r;
+    int rc = genc_lm_eval_tokens(&lm, corpus.tokens, corpus.n_tokens, seq, batch, &r);
+    if (rc) {
+        genc_corpus_free(&corpus);
+        genc_lm_free(&lm);
+        return runtime_error("%s", genc_error());
+    }
+    printf("%s: %.4f bits per character on %s%s (%lld bytes, seq %d, step %lld, %.1f s)\n", dir, r.bpc, path,
+           data ? "" : " (held-out split)", (long long)r.bytes, seq, (long long)lm.step, r.seconds);
+    if (json)
+        printf("{\"bpc\": %.6f, \"nats\": %.3f, \"tokens\": %lld, \"bytes\": %lld, \"seconds\": %.3f, "
+               "\"seq\": %d, \"step\": %lld, \"objective\": \"%s\"}\n",
+               r.bpc, r.nats, (long long)r.tokens, (long long)r.bytes, r.seconds, seq, (long long)lm.step,
+               genc_objective_name(lm.train.objective));
+    genc_corpus_free(&corpus);
+    genc_lm_free(&lm);
+    return 0;
+}

@@ -1,0 +1,70 @@
+/* genc sample DIR: generated text on stdout. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "genc/lm.h"
+
+static const char *HELP =
+    "usage: genc sample DIR|FILE [--prompt TEXT] [--len N] [--n K] [--temperature X]\n"
+    "                            [--top-k K] [--top-p P] [--seed S] [--no-stop]\n"
+    "\n"
+    "Generate text from a trained language model (autoregressive, with a KV cache).\n"
+    "\n"
+    "  --prompt TEXT      text to continue (default: empty, i.e. a new document)\n"
+    "  --len N            bytes to generate per sample (default 200)\n"
+    "  --n K              number of samples (default 1)\n"
+    "  --temperature X    softmax temperature; 0 is greedy (default 0.8)\n"
+    "  --top-k K          keep only the K most likely bytes (default 0: off)\n"
+    "  --top-p P          nucleus sampling: smallest set with mass >= P (default 1: off)\n"
+    "  --seed S           sampling seed (default 1)\n"
+    "  --no-stop          keep going past the end-of-document token\n";
+
+int cmd_sample(int argc, char **argv) {
+    if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
+        fputs(HELP, stdout);
+        return 0;
+    }
+    if (argc < 1 || argv[0][0] == '-') return usage_error("sample needs a run folder or checkpoint: genc sample DIR (see --help)");
+    const char *dir = argv[0];
+    genc_lm_sample_opts o = {200, 1, 0.8f, 0, 1.0f, 1, 1};
+    const char *prompt = "";
+    args a = {argc, 1, argv, 0};
+    while (a.i < a.argc && !a.bad) {
+        if (flag(&a, "--help") || flag(&a, "-h")) { fputs(HELP, stdout); return 0; }
+        else if (flag(&a, "--prompt")) prompt = val_str(&a, "--prompt");
+        else if (flag(&a, "--len")) o.len = val_int(&a, "--len", 1, 1 << 20);
+        else if (flag(&a, "--n")) o.n = val_int(&a, "--n", 1, 1024);
+        else if (flag(&a, "--temperature")) o.temperature = (float)val_num(&a, "--temperature", 0, 100);
+        else if (flag(&a, "--top-k")) o.top_k = val_int(&a, "--top-k", 0, 1 << 20);
+        else if (flag(&a, "--top-p")) o.top_p = (float)val_num(&a, "--top-p", 1e-6, 1);
+        else if (flag(&a, "--seed")) o.seed = val_u64(&a, "--seed");
+        else if (flag(&a, "--no-stop")) o.stop_at_eos = 0;
+        else return usage_error("unknown flag '%s' for sample (see genc sample --help)", a.argv[a.i]);
+    }
+    if (a.bad) return EXIT_USAGE;
+    genc_lm lm;
+    if (genc_lm_load(dir, &lm, 0)) return runtime_error("%s", genc_error());
+    int32_t **out = calloc((size_t)o.n, sizeof *out);
+    int *n_out = calloc((size_t)o.n, sizeof *n_out);
+    if (!out || !n_out || genc_lm_sample(&lm, prompt, &o, out, n_out)) {
+        free(out); free(n_out); genc_lm_free(&lm);
+        return runtime_error("%s", out ? genc_error() : "out of memory");
+    }
+    char *buf = malloc((size_t)o.len * 8 + 1);
+    for (int i = 0; i < o.n; i++) {
+        int64_t nb = genc_detokenize(out[i], n_out[i], 1, buf, (int64_t)o.len * 8);
+        if (o.n > 1) printf("--- sample %d ---\n", i + 1);
+        printf("%s", prompt);
+        fwrite(buf, 1, (size_t)nb, stdout);
+        printf("\n");
+        free(out[i]);
+    }
+    free(buf);
+    free(out);
+    free(n_out);
+    genc_lm_free(&lm);
+    return 0;
+}

@@ -1,0 +1,120 @@
+/* Autoregressive sampling with a KV cache: the prompt is run once, then one token per pass.
+ * Token choice: temperature, top-k, nucleus (top-p), from one uniform draw. */
+#include "genc/lm.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cmp_desc(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* scratch: 2·V floats. The MASK and PAD tokens are never sampled by an AR model. */
+int32_t genc_sample_logits(const float *logits, int V, float temperature, int top_k, float top_p,
+                           float u, float *scratch) {
+    int best = 0;
+    for (int i = 1; i < V; i++)
+        if (logits[i] > logits[best]) best = i;
+    if (temperature <= 0) return best;
+    float *p = scratch, *sorted = scratch + V;
+    double mx = logits[best], z = 0;
+    for (int i = 0; i < V; i++) {
+        p[i] = (float)exp((logits[i] - mx) / temperature);
+        z += p[i];
+    }
+    for (int i = 0; i < V; i++) p[i] = (float)(p[i] / z);
+    /* threshold: keep tokens whose probability is at least the k-th largest and within the
+     * smallest set whose mass reaches top_p */
+    float thresh = 0;
+    if ((top_k > 0 && top_k < V) || (top_p > 0 && top_p < 1)) {
+        memcpy(sorted, p, sizeof(float) * (size_t)V);
+        qsort(sorted, (size_t)V, sizeof(float), cmp_desc);
+        int keep = V;
+        if (top_k > 0 && top_k < keep) keep = top_k;
+        if (top_p > 0 && top_p < 1) {
+            double cum = 0;
+            for (int i = 0; i < keep; i++) {
+                cum += sorted[i];
+                if (cum >= top_p) { keep = i + 1; break; }
+            }
+        }
+        thresh = sorted[keep - 1];
+    }
+    double tot = 0;
+    for (int i = 0; i < V; i++)
+        if (p[i] >= thresh) tot += p[i];
+    double target = u * tot, cum = 0;
+    int last = best;
+    for (int i = 0; i < V; i++) {
+        if (p[i] < thresh) continue;
+        cum += p[i];
+        last = i;
+        if (cum > target) return i;
+    }
+    return last;
+}
+
+int genc_lm_sample(genc_lm *lm, const char *prompt, const genc_lm_sample_opts *o, int32_t **out, int *n_out) {
+    const genc_tf_config *cfg = &lm->model.cfg;
+    int V = cfg->vocab;
+    int plen = (int)strlen(prompt);
+    int P = plen + 1; /* BOS + prompt bytes */
+    int total = P + o->len;
+    if (o->len < 1) return genc_set_error("--len must be at least 1");
+    if (o->n < 1 || o->n > 1024) return genc_set_error("--n must be in [1, 1024]");
+    if (cfg->pos == GENC_POS_LEARNED && total > cfg->max_pos)
+        return genc_set_error("prompt + --len = %d exceeds the learned position table (%d)", total, cfg->max_pos);
+    int B = o->n;
+    genc_kv_cache kv;
+    if (genc_kv_cache_init(&kv, &lm->model, B, total)) return GENC_ERR;
+    genc_ctx *c = genc_ctx_new(0);
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)B * P);
+    float *scratch = malloc(sizeof(float) * 2 * (size_t)V);
+    int *done = calloc((size_t)B, sizeof(int));
+    if (!c || !ids || !scratch || !done) {
+        genc_kv_cache_free(&kv); genc_ctx_free(c); free(ids); free(scratch); free(done);
+        return genc_set_error("out of memory");
+    }
+    for (int b = 0; b < B; b++) {
+        out[b] = malloc(sizeof(int32_t) * (size_t)o->len);
+        n_out[b] = 0;
+        ids[b * P] = GENC_TOK_BOS;
+        for (int i = 0; i < plen; i++) ids[b * P + 1 + i] = (uint8_t)prompt[i];
+    }
+    genc_rng rng = genc_rng_make(o->seed, 0x73616d70ull); /* "samp" */
+    int prev = genc_no_grad(c);
+    genc_tf_run run = {0};
+    run.cache = &kv;
+    int T = P;
+    float *lg = malloc(sizeof(float) * (size_t)V);
+    for (int step = 0; step < o->len; step++) {
+        genc_ctx_reset(c);
+        genc_tensor *logits = genc_transformer_forward(c, &lm->model, ids, B, T, &run);
+        int all_done = 1;
+        for (int b = 0; b < B; b++) {
+            const float *row = logits->data + ((size_t)b * T + (T - 1)) * V;
+            memcpy(lg, row, sizeof(float) * (size_t)V);
+            lg[GENC_TOK_MASK] = lg[GENC_TOK_PAD] = lg[GENC_TOK_BOS] = -INFINITY;
+            float u = genc_rng_uniform(&rng);
+            int32_t tok = genc_sample_logits(lg, V, o->temperature, o->top_k, o->top_p, u, scratch);
+            ids[b] = tok; /* next pass feeds one token per row */
+            if (!done[b]) {
+                if (o->stop_at_eos && tok == GENC_TOK_EOS) done[b] = 1;
+                else out[b][n_out[b]++] = tok;
+            }
+            all_done &= done[b];
+        }
+        T = 1;
+        if (all_done) break;
+    }
+    genc_restore_grad(c, prev);
+    free(lg);
+    genc_kv_cache_free(&kv);
+    genc_ctx_free(c);
+    free(ids);
+    free(scratch);
+    free(done);
+    return GENC_OK;
+}

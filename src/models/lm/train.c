@@ -1,0 +1,144 @@
+/* The language-model training loop: batches from the corpus, loss, backward, clip, AdamW,
+ * metrics, periodic atomic checkpoints, exact resume. */
+#include "genc/lm.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+genc_tensor *genc_lm_loss(genc_ctx *c, genc_lm *lm, const int32_t *x, const int32_t *y, int B, int T) {
+    /* AR: mean over the B·T positions of −log p(y_t | x_≤t) */
+    genc_tensor *logits = genc_transformer_forward(c, &lm->model, x, B, T, NULL);
+    return genc_cross_entropy(c, logits, y, -1, 0.f, NULL, 0.f);
+}
+
+static void say(const genc_lm_run_opts *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const genc_lm_run_opts *run, const char *fmt, ...) {
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (run->message) run->message(buf, run->user);
+}
+
+int genc_lm_train(const genc_tf_config *cfg, const genc_lm_train_cfg *tc, const genc_lm_run_opts *run) {
+    genc_lm lm;
+    char path[4096];
+    int rc = GENC_ERR;
+    genc_corpus corpus = {0};
+    genc_ctx *c = NULL;
+    genc_csv csv = {0};
+    int32_t *x = NULL, *y = NULL;
+    snprintf(path, sizeof path, "%s/model.safetensors", run->out_dir);
+
+    if (run->resume) {
+        if (genc_lm_load(path, &lm, 1) != GENC_OK) return genc_wrap_error("--resume");
+        if (tc && tc->steps > 0) lm.train.steps = tc->steps;
+        say(run, "resuming %s at step %lld of %lld", path, (long long)lm.step, (long long)lm.train.steps);
+    } else {
+        memset(&lm, 0, sizeof lm);
+        if (genc_lm_train_cfg_validate(tc)) return GENC_ERR;
+        genc_tf_config mc = *cfg;
+        if (mc.rope.trained_len <= 0 || mc.rope.scaling == GENC_ROPE_SCALE_NONE) mc.rope.trained_len = tc->seq;
+        if (mc.pos == GENC_POS_LEARNED && mc.max_pos < tc->seq)
+            return genc_set_error("learned positions: table of %d is shorter than --seq %d", mc.max_pos, tc->seq);
+        if (genc_transformer_init(&lm.model, &mc, tc->seed)) return GENC_ERR;
+        lm.train = *tc;
+        if (genc_adamw_init(&lm.opt, &lm.model.params, tc->beta1, tc->beta2, tc->eps, tc->weight_decay)) goto done;
+        lm.has_opt = 1;
+        lm.data_rng = genc_rng_make(tc->seed, 1);
+        lm.drop_rng = genc_rng_make(tc->seed, 2);
+    }
+    const genc_lm_train_cfg *t = &lm.train;
+    int B = t->batch, T = t->seq;
+    const char *data = t->data[0] ? t->data : GENC_DEFAULT_CORPUS;
+    if (genc_corpus_load(data, GENC_SPLIT_TRAIN, (int64_t)T + 2, &corpus)) goto done;
+    if (genc_mkdirs(run->out_dir)) goto done;
+    say(run, "model: %lld parameters, %d layers, dim %d, %d heads, pos %s; data: %s (%lld train tokens)",
+        (long long)genc_params_count(&lm.model.params), lm.model.cfg.layers, lm.model.cfg.dim,
+        lm.model.cfg.heads, genc_pos_name(lm.model.cfg.pos), data, (long long)corpus.n_tokens);
+
+    char mpath[4096];
+    snprintf(mpath, sizeof mpath, "%s/metrics.csv", run->out_dir);
+    static const char *cols[] = {"step", "loss", "lr", "grad_norm", "tokens_per_s", "elapsed_s"};
+    if (genc_csv_open(&csv, mpath, cols, 6, run->resume)) goto done;
+
+    c = genc_ctx_new(0);
+    x = malloc(sizeof(int32_t) * (size_t)B * T);
+    y = malloc(sizeof(int32_t) * (size_t)B * T);
+    if (!c || !x || !y) { genc_set_error("out of memory"); goto done; }
+    c->training = 1;
+
+    genc_lr_schedule sched = {t->schedule, t->lr, t->min_lr, t->warmup, t->steps};
+    double t0 = now_s(), last = t0, budget = run->minutes > 0 ? run->minutes * 60.0 : 0;
+    int64_t start_step = lm.step;
+    int fixed_total = !(budget > 0) || run->resume;
+    double loss_ema = 0;
+    while (lm.step < lm.train.steps) {
+        genc_ctx_reset(c);
+        c->rng = lm.drop_rng;
+        genc_corpus_batch(&corpus, &lm.data_rng, B, T, x, y);
+        genc_tensor *loss = genc_lm_loss(c, &lm, x, y, B, T);
+        float lv = loss->data[0];
+        if (!isfinite(lv)) {
+            genc_set_error("loss became %g at step %lld; lower --lr or raise --warmup", lv, (long long)lm.step);
+            goto done;
+        }
+        genc_backward(c, loss);
+        float gn = genc_clip_grad_norm(&lm.model.params, t->clip);
+        float lr = genc_lr_at(&sched, lm.step);
+        genc_adamw_step(&lm.opt, lr);
+        genc_params_zero_grad(&lm.model.params);
+        lm.drop_rng = c->rng;
+        lm.step++;
+        loss_ema = lm.step - start_step == 1 ? lv : 0.95 * loss_ema + 0.05 * lv;
+
+        double now = now_s(), el = now - t0;
+        /* Time budget: once the speed is known, fix the schedule's length so cosine ends on time. */
+        if (!fixed_total && (lm.step - start_step >= 20 || el > 10)) {
+            double per = el / (double)(lm.step - start_step);
+            int64_t total = start_step + (int64_t)((budget - 1.0) / per);
+            if (total < lm.step + 1) total = lm.step + 1;
+            if (total < lm.train.steps) lm.train.steps = total;
+            if (lm.train.warmup > lm.train.steps / 5) lm.train.warmup = lm.train.steps / 5;
+            sched.total = lm.train.steps;
+            sched.warmup = lm.train.warmup;
+            fixed_total = 1;
+        }
+        double tps = (double)(lm.step - start_step) * B * T / (el > 0 ? el : 1e-9);
+        if (lm.step % 10 == 0 || lm.step == lm.train.steps) {
+            double row[6] = {(double)lm.step, lv, lr, gn, tps, el};
+            genc_csv_row(&csv, row);
+        }
+        if (run->progress && (now - last > 0.2 || lm.step == lm.train.steps)) {
+            last = now;
+            genc_lm_progress p = {lm.step, lm.train.steps, (float)loss_ema, lr, gn, tps, el,
+                                  (double)(lm.train.steps - lm.step) * el / (double)(lm.step - start_step)};
+            run->progress(&p, run->user);
+        }
+        int stop = (run->stop_at > 0 && lm.step >= run->stop_at) || (budget > 0 && el >= budget);
+        if ((run->save_every > 0 && lm.step % run->save_every == 0) || stop || lm.step == lm.train.steps)
+            if (genc_lm_save(path, &lm)) goto done;
+        if (stop) break;
+    }
+    say(run, "saved %s at step %lld (loss %.4f, %.1f s)", path, (long long)lm.step, loss_ema, now_s() - t0);
+    rc = GENC_OK;
+done:
+    genc_csv_close(&csv);
+    free(x);
+    free(y);
+    genc_ctx_free(c);
+    genc_corpus_free(&corpus);
+    genc_lm_free(&lm);
+    return rc;
+}
