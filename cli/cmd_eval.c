@@ -15,6 +15,10 @@ static const char *HELP =
     "\n"
     "  --seq T      context length of the evaluation windows (default: the training length)\n"
     "  --batch B    windows per forward pass (default 8)\n"
+    "  --rope-scaling S, --rope-factor F\n"
+    "               evaluate a RoPE model with a context extension (linear, ntk,\n"
+    "               dynamic-ntk, yarn) relative to its training length; the factor\n"
+    "               defaults to --seq / training length\n"
     "  --json       print one JSON object as the last line of stdout:\n"
     "               {\"bpc\", \"nats\", \"tokens\", \"bytes\", \"seconds\", \"seq\", \"step\"}\n";
 
@@ -25,7 +29,9 @@ int cmd_eval(int argc, char **argv) {
     }
     if (argc < 1 || argv[0][0] == '-') return usage_error("eval needs a run folder or checkpoint: genc eval DIR (see --help)");
     const char *dir = argv[0], *data = NULL;
-    int seq = 0, batch = 8, json = 0;
+    int seq = 0, batch = 8, json = 0, scaling_given = 0;
+    genc_rope_scaling scaling = GENC_ROPE_SCALE_NONE;
+    double factor = 0;
     args a = {argc, 1, argv, 0};
     while (a.i < a.argc && !a.bad) {
         if (flag(&a, "--help") || flag(&a, "-h")) { fputs(HELP, stdout); return 0; }
@@ -33,12 +39,29 @@ int cmd_eval(int argc, char **argv) {
         else if (flag(&a, "--seq")) seq = val_int(&a, "--seq", 1, 1 << 20);
         else if (flag(&a, "--batch")) batch = val_int(&a, "--batch", 1, 4096);
         else if (flag(&a, "--json")) json = 1;
+        else if (flag(&a, "--rope-scaling")) {
+            const char *s = val_str(&a, "--rope-scaling");
+            if (!a.bad && genc_rope_scaling_parse(s, &scaling)) return usage_error("--rope-scaling: %s", genc_error());
+            scaling_given = 1;
+        } else if (flag(&a, "--rope-factor")) factor = val_num(&a, "--rope-factor", 1, 1024);
         else return usage_error("unknown flag '%s' for eval (see genc eval --help)", a.argv[a.i]);
     }
     if (a.bad) return EXIT_USAGE;
     genc_lm lm;
     if (genc_lm_load(dir, &lm, 0)) return runtime_error("%s", genc_error());
     if (seq == 0) seq = lm.train.seq;
+    if (scaling_given || factor > 0) {
+        genc_rope_cfg *rc = &lm.model.cfg.rope;
+        if (lm.model.cfg.pos != GENC_POS_ROPE && lm.model.cfg.pos != GENC_POS_ROPE_HALF) {
+            const char *pn = genc_pos_name(lm.model.cfg.pos);
+            genc_lm_free(&lm);
+            return usage_error("--rope-scaling needs a RoPE model (this one uses %s)", pn);
+        }
+        if (scaling_given) rc->scaling = scaling;
+        if (factor > 0) rc->factor = (float)factor;
+        else if (rc->factor <= 1) rc->factor = (float)seq / (float)lm.train.seq > 1 ? (float)seq / (float)lm.train.seq : 1;
+        rc->trained_len = lm.train.seq;
+    }
     genc_corpus corpus;
     const char *path = data ? data : (lm.train.data[0] ? lm.train.data : GENC_DEFAULT_CORPUS);
     if (genc_corpus_load(path, data ? GENC_SPLIT_ALL : GENC_SPLIT_TEST, 2, &corpus)) {
