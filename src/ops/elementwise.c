@@ -3,6 +3,8 @@
  * (or b has one element). Backward reduces the gradient of b over the broadcast rows. */
 #include "genc/ops.h"
 
+#include "colsum.h"
+
 #include <string.h>
 
 static void check_bcast(const genc_tensor *a, const genc_tensor *b, const char *op) {
@@ -20,39 +22,43 @@ static void check_bcast(const genc_tensor *a, const genc_tensor *b, const char *
 
 enum { OP_ADD, OP_SUB, OP_MUL };
 
+/* add: da += g, db += g;  sub: da += g, db −= g;  mul: da += g·b, db += g·a.
+ * A broadcast b (m < n elements) gets its gradient summed over a's leading rows. */
 static void binary_backward(genc_ctx *c, genc_node *nd) {
     genc_tensor *a = nd->in[0], *b = nd->in[1], *out = nd->out;
     int op = (int)nd->iarg[0];
     const float *g = out->grad;
-    int64_t n = a->n, m = b->n;
+    int64_t n = a->n, m = b->n, rows = n / m;
     if (a->requires_grad) {
         float *ga = genc_grad(c, a);
-        if (op == OP_MUL) {
-#pragma omp parallel for simd schedule(static) if (n > 32768)
-            for (int64_t i = 0; i < n; i++) ga[i] += g[i] * b->data[i % m];
-        } else {
+        if (op != OP_MUL) {
 #pragma omp parallel for simd schedule(static) if (n > 32768)
             for (int64_t i = 0; i < n; i++) ga[i] += g[i];
+        } else if (m == n) {
+#pragma omp parallel for simd schedule(static) if (n > 32768)
+            for (int64_t i = 0; i < n; i++) ga[i] += g[i] * b->data[i];
+        } else {
+            const float *y = b->data;
+#pragma omp parallel for schedule(static) if (n > 32768)
+            for (int64_t r = 0; r < rows; r++)
+#pragma omp simd
+                for (int64_t j = 0; j < m; j++) ga[r * m + j] += g[r * m + j] * y[j];
         }
     }
     if (b->requires_grad) {
         float *gb = genc_grad(c, b);
         float sign = op == OP_SUB ? -1.f : 1.f;
+        const float *mul = op == OP_MUL ? a->data : NULL;
         if (m == n) {
+            if (mul) {
 #pragma omp parallel for simd schedule(static) if (n > 32768)
-            for (int64_t i = 0; i < n; i++) gb[i] += (op == OP_MUL ? g[i] * a->data[i] : sign * g[i]);
-        } else {
-            /* reduce over the broadcast rows; parallel over b's elements */
-            int64_t rows = n / m;
-#pragma omp parallel for schedule(static) if (n > 32768)
-            for (int64_t j = 0; j < m; j++) {
-                double s = 0;
-                for (int64_t r = 0; r < rows; r++) {
-                    int64_t i = r * m + j;
-                    s += op == OP_MUL ? (double)g[i] * a->data[i] : (double)g[i];
-                }
-                gb[j] += (float)(sign * s);
+                for (int64_t i = 0; i < n; i++) gb[i] += g[i] * mul[i];
+            } else {
+#pragma omp parallel for simd schedule(static) if (n > 32768)
+                for (int64_t i = 0; i < n; i++) gb[i] += sign * g[i];
             }
+        } else {
+            genc_colsum_add(g, mul, rows, m, gb, sign);
         }
     }
 }

@@ -1,0 +1,133 @@
+/* Pointwise activations and SwiGLU.
+ *
+ * Each unary op is a pair of scalar functions: f(x) for the forward pass and f'(x) (given x
+ * and y = f(x), whichever is cheaper) for the backward pass. DEFINE_UNARY turns the pair into
+ * an op whose loops vectorise: the transcendentals come from fastmath.h, not libm. */
+#include "genc/ops.h"
+
+#include "fastmath.h"
+
+#include <math.h>
+
+/* Below this many elements the OpenMP fork/join costs more than the loop. */
+#define PAR_MIN 16384
+
+/* gelu(x) = x·Φ(x)   (Hendrycks & Gimpel, exact form; PyTorch approximate='none')
+ * gelu'(x) = Φ(x) + x·φ(x) */
+static inline float gelu_f(float x) { return x * genc_fnormcdf(x); }
+static inline float gelu_d(float x, float y) { return genc_fnormcdf(x) + x * genc_fnormpdf(x); }
+
+/* gelu_tanh(x) = ½x(1 + tanh u), u = √(2/π)(x + 0.044715x³)   (PyTorch approximate='tanh').
+ * ½(1 + tanh u) = σ(2u), which avoids the cancellation of 1 + tanh u for negative x.
+ * d/dx = s + x·s(1 − s)·2u',  s = σ(2u),  u' = √(2/π)(1 + 3·0.044715x²) */
+#define GELU_C 0.7978845608028654f /* √(2/π) */
+static inline float gelu_tanh_f(float x) {
+    return x * genc_fsigmoid(2.0f * GELU_C * (x + 0.044715f * x * x * x));
+}
+static inline float gelu_tanh_d(float x, float y) {
+    float s = genc_fsigmoid(2.0f * GELU_C * (x + 0.044715f * x * x * x));
+    return s + x * s * (1.0f - s) * 2.0f * GELU_C * (1.0f + 3.0f * 0.044715f * x * x);
+}
+
+/* quickgelu(x) = x·σ(1.702x)   (CLIP);  d/dx = s + 1.702·x·s(1 − s) */
+static inline float quickgelu_f(float x) { return x * genc_fsigmoid(1.702f * x); }
+static inline float quickgelu_d(float x, float y) {
+    float s = genc_fsigmoid(1.702f * x);
+    return s + 1.702f * x * s * (1.0f - s);
+}
+
+/* silu(x) = x·σ(x);  d/dx = s(1 + x(1 − s)) */
+static inline float silu_f(float x) { return x * genc_fsigmoid(x); }
+static inline float silu_d(float x, float y) {
+    float s = genc_fsigmoid(x);
+    return s * (1.0f + x * (1.0f - s));
+}
+
+/* σ' = y(1 − y), tanh' = 1 − y², exp' = y, log' = 1/x */
+static inline float sigmoid_f(float x) { return genc_fsigmoid(x); }
+static inline float sigmoid_d(float x, float y) { return y * (1.0f - y); }
+static inline float tanh_f(float x) { return genc_ftanh(x); }
+static inline float tanh_d(float x, float y) { return 1.0f - y * y; }
+static inline float exp_f(float x) { return genc_fexp(x); }
+static inline float exp_d(float x, float y) { return y; }
+static inline float log_f(float x) { return logf(x); }
+static inline float log_d(float x, float y) { return 1.0f / x; }
+
+/* elu(x) + 1 = x + 1 for x > 0, e^x otherwise: a positive feature map for linear attention
+ * (Katharopoulos et al.). Its derivative is 1 for x > 0 and e^x = y otherwise. */
+static inline float elu1_f(float x) { return x > 0 ? x + 1.0f : genc_fexp(x); }
+static inline float elu1_d(float x, float y) { return x > 0 ? 1.0f : y; }
+
+/* out = f(x) elementwise;  dx += dy · f'(x) */
+#define DEFINE_UNARY(NAME)                                                          \
+    static void NAME##_backward(genc_ctx *c, genc_node *nd) {                      \
+        genc_tensor *in = nd->in[0];                                               \
+        const float *X = in->data, *Y = nd->out->data, *G = nd->out->grad;         \
+        float *GX = genc_grad(c, in);                                              \
+        int64_t n = in->n;                                                         \
+        _Pragma("omp parallel for simd schedule(static) if (n > PAR_MIN)")         \
+        for (int64_t i = 0; i < n; i++) GX[i] += G[i] * NAME##_d(X[i], Y[i]);     \
+    }                                                                              \
+    genc_tensor *genc_##NAME(genc_ctx *c, genc_tensor *x) {                        \
+        genc_tensor *out = genc_new_like(c, x);                                    \
+        const float *X = x->data;                                                  \
+        float *O = out->data;                                                      \
+        int64_t n = x->n;                                                          \
+        _Pragma("omp parallel for simd schedule(static) if (n > PAR_MIN)")         \
+        for (int64_t i = 0; i < n; i++) O[i] = NAME##_f(X[i]);                     \
+        genc_record(c, NAME##_backward, out, 1, &x);                               \
+        return out;                                                                \
+    }
+
+DEFINE_UNARY(gelu)
+DEFINE_UNARY(gelu_tanh)
+DEFINE_UNARY(quickgelu)
+DEFINE_UNARY(silu)
+DEFINE_UNARY(sigmoid)
+DEFINE_UNARY(tanh)
+DEFINE_UNARY(exp)
+DEFINE_UNARY(log)
+DEFINE_UNARY(elu1)
+
+/* ---------------------------------------------------------------- SwiGLU */
+
+/* x[..., 2H] = [a | b] → out[..., H] = silu(a)·b   (Shazeer, "GLU variants"; gate first)
+ * da = dy·b·silu'(a),  db = dy·silu(a) */
+static void swiglu_backward(genc_ctx *c, genc_node *nd) {
+    genc_tensor *x = nd->in[0];
+    int64_t R = genc_rows(x);
+    int H = genc_dim(x, -1) / 2;
+    const float *G = nd->out->grad;
+    float *GX = genc_grad(c, x);
+#pragma omp parallel for schedule(static) if (x->n > PAR_MIN)
+    for (int64_t r = 0; r < R; r++) {
+        const float *a = x->data + r * 2 * H, *b = a + H, *g = G + r * H;
+        float *ga = GX + r * 2 * H, *gb = ga + H;
+#pragma omp simd
+        for (int j = 0; j < H; j++) {
+            float s = genc_fsigmoid(a[j]);
+            ga[j] += g[j] * b[j] * s * (1.0f + a[j] * (1.0f - s));
+            gb[j] += g[j] * a[j] * s;
+        }
+    }
+}
+
+genc_tensor *genc_swiglu(genc_ctx *c, genc_tensor *x) {
+    int D = genc_dim(x, -1);
+    GENC_ASSERT(D % 2 == 0, "swiglu: last dim %d is odd", D);
+    int H = D / 2;
+    int shape[GENC_MAX_DIMS];
+    for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[i];
+    shape[x->ndim - 1] = H;
+    genc_tensor *out = genc_new(c, x->ndim, shape);
+    int64_t R = genc_rows(x);
+#pragma omp parallel for schedule(static) if (x->n > PAR_MIN)
+    for (int64_t r = 0; r < R; r++) {
+        const float *a = x->data + r * 2 * H, *b = a + H;
+        float *o = out->data + r * H;
+#pragma omp simd
+        for (int j = 0; j < H; j++) o[j] = a[j] * genc_fsigmoid(a[j]) * b[j];
+    }
+    genc_record(c, swiglu_backward, out, 1, &x);
+    return out;
+}

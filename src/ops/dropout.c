@@ -1,0 +1,51 @@
+/* Inverted dropout (Srivastava et al. 2014): y = x·m/(1 − p), m_i ~ Bernoulli(1 − p), so
+ * evaluation needs no rescaling. The mask is drawn from c->rng with genc_rng_fill_uniform's
+ * numbering (element i uses Philox block counter + i/4), so it does not depend on the
+ * thread count, and is kept as one byte per element for backward. */
+#include "genc/ops.h"
+
+#include <string.h>
+
+/* Elements per chunk when drawing the mask: a multiple of 4 (one Philox block gives four
+ * uniforms), small enough for a stack buffer. */
+#define CHUNK 4096
+
+/* dx += dy · m / (1 − p) */
+static void dropout_backward(genc_ctx *c, genc_node *nd) {
+    genc_tensor *x = nd->in[0];
+    const uint8_t *mask = nd->saved;
+    const float *G = nd->out->grad;
+    float *GX = genc_grad(c, x);
+    float scale = nd->farg[0];
+#pragma omp parallel for simd schedule(static) if (x->n > 32768)
+    for (int64_t i = 0; i < x->n; i++) GX[i] += mask[i] ? G[i] * scale : 0.0f;
+}
+
+genc_tensor *genc_dropout(genc_ctx *c, genc_tensor *x, float p) {
+    if (!c->training || p <= 0) return x; /* identity: no copy, no tape node */
+    genc_tensor *out = genc_new_like(c, x);
+    uint8_t *mask = genc_scratch(c, (size_t)x->n);
+    float scale = p < 1 ? 1.0f / (1.0f - p) : 0.0f; /* p >= 1 drops everything */
+    int64_t n = x->n, nchunks = (n + CHUNK - 1) / CHUNK;
+    genc_rng base = c->rng;
+#pragma omp parallel for schedule(static) if (n > 32768)
+    for (int64_t k = 0; k < nchunks; k++) {
+        float u[CHUNK];
+        int64_t i0 = k * CHUNK, len = n - i0 < CHUNK ? n - i0 : CHUNK;
+        genc_rng r = base;
+        r.counter += (uint64_t)(i0 / 4); /* the blocks elements i0.. would use in one big fill */
+        genc_rng_fill_uniform(&r, u, len);
+        for (int64_t j = 0; j < len; j++) {
+            uint8_t keep = u[j] >= p;
+            mask[i0 + j] = keep;
+            out->data[i0 + j] = keep ? x->data[i0 + j] * scale : 0.0f;
+        }
+    }
+    c->rng.counter += (uint64_t)((n + 3) / 4);
+    genc_node *nd = genc_record(c, dropout_backward, out, 1, &x);
+    if (nd) {
+        nd->saved = mask;
+        nd->farg[0] = scale;
+    }
+    return out;
+}
