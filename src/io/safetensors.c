@@ -44,9 +44,31 @@ typedef struct span {
     const char *name;
 } span;
 
+/* By begin, then end: an empty tensor sorts before a tensor starting at the same byte, so the
+ * overlap test below never depends on qsort's order for ties. */
 static int span_cmp(const void *x, const void *y) {
     const span *a = x, *b = y;
-    return a->b < b->b ? -1 : a->b > b->b;
+    if (a->b != b->b) return a->b < b->b ? -1 : 1;
+    return a->e < b->e ? -1 : a->e > b->e;
+}
+
+static int str_ptr_cmp(const void *x, const void *y) {
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* Duplicate tensor names, found by sorting (a pairwise scan is quadratic, and a hostile header
+ * may hold a million entries). Returns the repeated name or NULL. */
+static const char *find_duplicate(const genc_st_file *f) {
+    if (f->n_tensors < 2) return NULL;
+    const char **names = malloc(sizeof *names * (size_t)f->n_tensors);
+    if (!names) return NULL;
+    for (int i = 0; i < f->n_tensors; i++) names[i] = f->tensors[i].name;
+    qsort(names, (size_t)f->n_tensors, sizeof *names, str_ptr_cmp);
+    const char *dup = NULL;
+    for (int i = 1; i < f->n_tensors && !dup; i++)
+        if (strcmp(names[i - 1], names[i]) == 0) dup = names[i];
+    free(names);
+    return dup;
 }
 
 /* Parse an already-owned buffer (takes ownership of buf). */
@@ -86,6 +108,8 @@ static int parse_owned(void *buf, size_t size, genc_st_file *f) {
         if (!it->string) { genc_set_error("header entry without a name"); goto fail; }
         if (strcmp(it->string, "__metadata__") == 0) {
             if (!cJSON_IsObject(it)) { genc_set_error("__metadata__ is not an object"); goto fail; }
+            /* A second map would replace the first array while n_meta kept counting. */
+            if (f->meta) { genc_set_error("__metadata__ appears twice"); goto fail; }
             int m = cJSON_GetArraySize(it);
             f->meta = calloc((size_t)m + 1, sizeof *f->meta);
             if (!f->meta) { genc_set_error("out of memory"); goto fail; }
@@ -97,15 +121,14 @@ static int parse_owned(void *buf, size_t size, genc_st_file *f) {
                 f->meta[f->n_meta].key = strdup(kv->string);
                 f->meta[f->n_meta].value = strdup(kv->valuestring);
                 f->n_meta++;
+                if (!f->meta[f->n_meta - 1].key || !f->meta[f->n_meta - 1].value) {
+                    genc_set_error("out of memory");
+                    goto fail;
+                }
             }
             continue;
         }
         const char *name = it->string;
-        for (int i = 0; i < f->n_tensors; i++)
-            if (strcmp(f->tensors[i].name, name) == 0) {
-                genc_set_error("tensor '%s' appears twice", name);
-                goto fail;
-            }
         cJSON *dt = cJSON_GetObjectItemCaseSensitive(it, "dtype");
         cJSON *sh = cJSON_GetObjectItemCaseSensitive(it, "shape");
         cJSON *off = cJSON_GetObjectItemCaseSensitive(it, "data_offsets");
@@ -157,10 +180,16 @@ static int parse_owned(void *buf, size_t size, genc_st_file *f) {
             goto fail;
         }
         t->name = strdup(name);
+        if (!t->name) { genc_set_error("out of memory"); goto fail; }
         t->data = data + b;
         t->nbytes = (size_t)(e - b);
         spans[f->n_tensors] = (span){b, e, t->name};
         f->n_tensors++;
+    }
+    const char *dup = find_duplicate(f);
+    if (dup) {
+        genc_set_error("tensor '%s' appears twice", dup);
+        goto fail;
     }
     qsort(spans, (size_t)f->n_tensors, sizeof *spans, span_cmp);
     for (int i = 1; i < f->n_tensors; i++)
@@ -181,7 +210,7 @@ fail:
 int genc_st_parse(const void *bytes, size_t size, genc_st_file *f) {
     void *buf = malloc(size ? size : 1);
     if (!buf) return genc_set_error("out of memory");
-    memcpy(buf, bytes, size);
+    if (size) memcpy(buf, bytes, size);
     return parse_owned(buf, size, f);
 }
 
@@ -304,7 +333,7 @@ int genc_st_write(const char *path, const genc_st_entry *entries, int n, const g
         uint64_t numel = 1;
         for (int k = 0; k < e->ndim; k++) numel *= (uint64_t)e->shape[k];
         size_t nb = (size_t)(numel * genc_dtype_size(e->dtype));
-        memcpy(d, e->data, nb);
+        if (nb) memcpy(d, e->data, nb);   /* an empty tensor may come with data == NULL */
         d += nb;
     }
     free(order);
