@@ -23,6 +23,7 @@ static const char *USAGE =
     "  genc train lm --minutes 2 --out runs/demo && genc eval runs/demo && genc sample runs/demo\n";
 
 int main(int argc, char **argv) {
+    genc_blas_ensure_fast_kernel();
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         fputs(USAGE, argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : 0;

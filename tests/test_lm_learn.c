@@ -1,4 +1,4 @@
-/* Learning test: a tiny AR transformer trained for a few seconds on one fortune file must
+/* Learning test: a tiny AR transformer trained for a few seconds on the default corpus must
  * beat, on held-out documents, an add-one-smoothed byte bigram model fitted to the same
  * training split (an independent, closed-form baseline: ~3.4 bpc on English text). */
 #include "testutil.h"
@@ -28,7 +28,7 @@ static double bigram_bpc(const genc_corpus *tr, const genc_corpus *te) {
 }
 
 int main(void) {
-    const char *path = "/usr/share/games/fortunes/fortunes";
+    const char *path = GENC_DEFAULT_CORPUS;
     genc_corpus tr, te;
     if (genc_corpus_load(path, GENC_SPLIT_TRAIN, 100, &tr) || genc_corpus_load(path, GENC_SPLIT_TEST, 100, &te)) {
         fprintf(stderr, "FAIL: %s (the fortunes package is installed by make test)\n", genc_error());

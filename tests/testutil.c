@@ -5,6 +5,9 @@
 
 int tu_passed, tu_failed;
 
+/* Tests run with the same BLAS kernel as the genc program (see genc_blas_ensure_fast_kernel). */
+__attribute__((constructor)) static void tu_fast_blas(void) { genc_blas_ensure_fast_kernel(); }
+
 int tu_finish(void) {
     printf("%d passed, %d failed\n", tu_passed, tu_failed);
     return tu_failed ? 1 : 0;

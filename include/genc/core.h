@@ -76,6 +76,15 @@ void genc_rng_fill_normal(genc_rng *r, float *x, int64_t n, float mean, float st
 void genc_set_threads(int n);    /* OpenMP and OpenBLAS; n <= 0 means all cores */
 int genc_get_threads(void);
 
+/* ---------------------------------------------------------------- BLAS kernel (blas.c)
+ * OpenBLAS falls back to a slow SSE3 kernel on CPUs newer than its release. Programs call
+ * genc_blas_ensure_fast_kernel() first thing in main(): when the kernel is a fallback and the
+ * CPU has AVX-512 or AVX2, it re-executes the program with OPENBLAS_CORETYPE set (once; never
+ * when OPENBLAS_CORETYPE or GENC_NO_BLAS_REEXEC is already set). */
+const char *genc_blas_kernel(void);
+const char *genc_blas_suggested_coretype(void);   /* NULL when the current kernel is right */
+void genc_blas_ensure_fast_kernel(void);
+
 /* ---------------------------------------------------------------- tensors */
 typedef struct genc_tensor {
     float *data;
