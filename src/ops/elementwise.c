@@ -37,6 +37,10 @@ static void binary_backward(genc_ctx *c, genc_node *nd) {
         } else if (m == n) {
 #pragma omp parallel for simd schedule(static) if (n > 32768)
             for (int64_t i = 0; i < n; i++) ga[i] += g[i] * b->data[i];
+        } else if (m == 1) {
+            float y0 = b->data[0];
+#pragma omp parallel for simd schedule(static) if (n > 32768)
+            for (int64_t i = 0; i < n; i++) ga[i] += g[i] * y0;
         } else {
             const float *y = b->data;
 #pragma omp parallel for schedule(static) if (n > 32768)
@@ -73,10 +77,16 @@ static genc_tensor *binary(genc_ctx *c, genc_tensor *a, genc_tensor *b, int op, 
 #pragma omp parallel for simd schedule(static) if (n > 32768)
         for (int64_t i = 0; i < n; i++)
             o[i] = op == OP_ADD ? x[i] + y[i] : op == OP_SUB ? x[i] - y[i] : x[i] * y[i];
+    } else if (m == 1) { /* scalar operand: one flat loop, not n rows of one element */
+        float y0 = y[0];
+#pragma omp parallel for simd schedule(static) if (n > 32768)
+        for (int64_t i = 0; i < n; i++)
+            o[i] = op == OP_ADD ? x[i] + y0 : op == OP_SUB ? x[i] - y0 : x[i] * y0;
     } else {
         int64_t rows = n / m;
 #pragma omp parallel for schedule(static) if (n > 32768)
         for (int64_t r = 0; r < rows; r++)
+#pragma omp simd
             for (int64_t j = 0; j < m; j++) {
                 int64_t i = r * m + j;
                 o[i] = op == OP_ADD ? x[i] + y[j] : op == OP_SUB ? x[i] - y[j] : x[i] * y[j];

@@ -176,15 +176,16 @@ genc_tensor *genc_cross_entropy(genc_ctx *c, genc_tensor *logits, const int32_t 
         GENC_ASSERT(t >= 0 && t < V, "cross_entropy: target %d of row %lld outside [0, %d)", t,
                     (long long)r, V);
         const float *xr = logits->data + r * V;
-        float l = row_logsumexp(xr, V);
-        double ce = (double)l - xr[t];
+        float m = row_max(xr, V);
+        double l = m + log(row_sumexp(xr, V, m, NULL)); /* in double: the loss keeps digits */
+        double ce = l - xr[t];
         if (eps != 0) {
             double sx = 0;
 #pragma omp simd reduction(+ : sx)
             for (int j = 0; j < V; j++) sx += xr[j];
-            ce = (1.0 - eps) * ce + eps * ((double)l - sx / V);
+            ce = (1.0 - eps) * ce + eps * (l - sx / V);
         }
-        lse[r] = l;
+        lse[r] = (float)l;
         row_loss[r] = (weights ? weights[r] : 1.0) * ce;
     }
     double total = 0;
