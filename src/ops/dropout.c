@@ -18,7 +18,7 @@ static void dropout_backward(genc_ctx *c, genc_node *nd) {
     float *GX = genc_grad(c, x);
     float scale = nd->farg[0];
 #pragma omp parallel for simd schedule(static) if (x->n > 32768)
-    for (int64_t i = 0; i < x->n; i++) GX[i] += mask[i] ? G[i] * scale : 0.0f;
+    for (int64_t i = 0; i < x->n; i++) GX[i] += G[i] * (mask[i] ? scale : 0.0f);
 }
 
 genc_tensor *genc_dropout(genc_ctx *c, genc_tensor *x, float p) {
@@ -35,10 +35,13 @@ genc_tensor *genc_dropout(genc_ctx *c, genc_tensor *x, float p) {
         genc_rng r = base;
         r.counter += (uint64_t)(i0 / 4); /* the blocks elements i0.. would use in one big fill */
         genc_rng_fill_uniform(&r, u, len);
+        const float *xs = x->data + i0;
+        float *ys = out->data + i0;
+        uint8_t *ms = mask + i0;
+#pragma omp simd
         for (int64_t j = 0; j < len; j++) {
-            uint8_t keep = u[j] >= p;
-            mask[i0 + j] = keep;
-            out->data[i0 + j] = keep ? x->data[i0 + j] * scale : 0.0f;
+            ms[j] = u[j] >= p;
+            ys[j] = xs[j] * (u[j] >= p ? scale : 0.0f);
         }
     }
     c->rng.counter += (uint64_t)((n + 3) / 4);

@@ -37,6 +37,10 @@ static void binary_backward(genc_ctx *c, genc_node *nd) {
         } else if (m == n) {
 #pragma omp parallel for simd schedule(static) if (n > 32768)
             for (int64_t i = 0; i < n; i++) ga[i] += g[i] * b->data[i];
+        } else if (m == 1) {
+            float y0 = b->data[0];
+#pragma omp parallel for simd schedule(static) if (n > 32768)
+            for (int64_t i = 0; i < n; i++) ga[i] += g[i] * y0;
         } else {
             const float *y = b->data;
 #pragma omp parallel for schedule(static) if (n > 32768)
@@ -73,10 +77,16 @@ static genc_tensor *binary(genc_ctx *c, genc_tensor *a, genc_tensor *b, int op, 
 #pragma omp parallel for simd schedule(static) if (n > 32768)
         for (int64_t i = 0; i < n; i++)
             o[i] = op == OP_ADD ? x[i] + y[i] : op == OP_SUB ? x[i] - y[i] : x[i] * y[i];
+    } else if (m == 1) { /* scalar operand: one flat loop, not n rows of one element */
+        float y0 = y[0];
+#pragma omp parallel for simd schedule(static) if (n > 32768)
+        for (int64_t i = 0; i < n; i++)
+            o[i] = op == OP_ADD ? x[i] + y0 : op == OP_SUB ? x[i] - y0 : x[i] * y0;
     } else {
         int64_t rows = n / m;
 #pragma omp parallel for schedule(static) if (n > 32768)
         for (int64_t r = 0; r < rows; r++)
+#pragma omp simd
             for (int64_t j = 0; j < m; j++) {
                 int64_t i = r * m + j;
                 o[i] = op == OP_ADD ? x[i] + y[j] : op == OP_SUB ? x[i] - y[j] : x[i] * y[j];
@@ -121,11 +131,25 @@ static void sum_backward(genc_ctx *c, genc_node *nd) {
     for (int64_t i = 0; i < a->n; i++) ga[i] += g;
 }
 
+/* Σ a·mult. The sum runs over fixed chunks of 2^15 elements (vectorised, double accumulators)
+ * whose partial sums are then added in chunk order: the result is the same for any thread
+ * count, unlike an OpenMP reduction clause. */
 static genc_tensor *reduce(genc_ctx *c, genc_tensor *a, float mult) {
-    genc_tensor *out = genc_new1(c, 1);
+    enum { CH = 1 << 15 };
+    int64_t n = a->n, nch = (n + CH - 1) / CH;
+    double *part = genc_scratch(c, (size_t)nch * sizeof(double));
+#pragma omp parallel for schedule(static) if (n > 32768)
+    for (int64_t k = 0; k < nch; k++) {
+        const float *x = a->data + k * CH;
+        int64_t len = n - k * CH < CH ? n - k * CH : CH;
+        double s = 0;
+#pragma omp simd reduction(+ : s)
+        for (int64_t i = 0; i < len; i++) s += x[i];
+        part[k] = s;
+    }
     double s = 0;
-#pragma omp parallel for reduction(+ : s) schedule(static) if (a->n > 32768)
-    for (int64_t i = 0; i < a->n; i++) s += a->data[i];
+    for (int64_t k = 0; k < nch; k++) s += part[k];
+    genc_tensor *out = genc_new1(c, 1);
     out->data[0] = (float)(s * mult);
     genc_node *nd = genc_record(c, sum_backward, out, 1, &a);
     if (nd) nd->farg[0] = mult;

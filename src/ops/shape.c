@@ -69,7 +69,13 @@ static void permute_run(const perm_plan *p, float *xbuf, float *obuf, int back) 
                 int64_t dst = (((int64_t)i0 * os[1] + i1) * os[2] + i2) * os[3];
                 float *o = obuf + dst, *xp = xbuf + src;
                 int64_t s3 = xs[3];
-                if (!back) {
+                if (s3 == 1) { /* contiguous rows: plain vector copy / add */
+                    if (!back) memcpy(o, xp, (size_t)os[3] * sizeof(float));
+                    else {
+#pragma omp simd
+                        for (int i3 = 0; i3 < os[3]; i3++) xp[i3] += o[i3];
+                    }
+                } else if (!back) {
                     for (int i3 = 0; i3 < os[3]; i3++) o[i3] = xp[i3 * s3];
                 } else {
                     for (int i3 = 0; i3 < os[3]; i3++) xp[i3 * s3] += o[i3];
