@@ -15,7 +15,27 @@ import subprocess
 import sys
 import time
 
-import torch
+
+def _suggest_coretype():
+    """OpenBLAS 0.3.21 (Debian 12) does not recognise recent Xeons and falls back to its SSE3
+    kernel; PyTorch on Debian uses the same OpenBLAS. genc re-executes itself with
+    OPENBLAS_CORETYPE set in that case; give PyTorch the same fix so the comparison is fair.
+    (Setting it on a CPU that OpenBLAS does recognise selects the same kernel it would pick.)"""
+    try:
+        flags = set(open("/proc/cpuinfo").read().split("flags")[1].split("\n")[0].split())
+    except (OSError, IndexError):
+        return None
+    if {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags:
+        return "SkylakeX"
+    if {"avx2", "fma"} <= flags:
+        return "Haswell"
+    return None
+
+
+if "OPENBLAS_CORETYPE" not in os.environ and _suggest_coretype():
+    os.environ["OPENBLAS_CORETYPE"] = _suggest_coretype()
+
+import torch  # noqa: E402
 import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -73,6 +93,7 @@ def main():
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     g = json.loads(out.strip().splitlines()[-1])
     tps, ms, n = torch_bench(cfg, a.batch, a.seq, a.steps, a.warmup_steps, a.threads)
+    print("OPENBLAS_CORETYPE=%s for both" % os.environ.get("OPENBLAS_CORETYPE", "(auto)"))
     print("config: d=%d layers=%d heads=%d T=%d batch=%d pos=%s mlp=%s threads=%d" %
           (a.dim, a.layers, a.heads, a.seq, a.batch, a.pos, a.mlp, a.threads))
     print("genc    : %10.0f tokens/s  %8.1f ms/step  (%d params)" % (g["tokens_per_s"], g["ms_per_step"], g["params"]))
