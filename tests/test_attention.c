@@ -475,6 +475,7 @@ int main(void) {
     for (int i = 0; i < N_CASES; i++) {
         check_case(&CASES[i], 1);
         check_case(&CASES[i], 2);
+        check_case(&CASES[i], 3);
     }
     omp_set_num_threads(2);
     test_attention_gradcheck();
