@@ -35,6 +35,10 @@
 
 #define BQ 64 /* query rows per tile */
 #define BK 64 /* key columns per tile */
+/* Below this many multiply-adds (B·H·Tq·Tk·Dh) a problem runs on one thread: forking a team
+ * costs more than it saves, and under an oversubscribed machine every barrier can cost a
+ * whole time slice. */
+#define PAR_MIN_WORK (1 << 18)
 
 /* ---------------------------------------------------------------- vectors
  * GCC vector extensions: 16 floats, which is one AVX-512 register or two AVX2 registers;
@@ -264,8 +268,10 @@ static void tile_logits(const attn_plan *pl, int b, int h, int i0, int nq, int j
     }
 }
 
-/* T5 bias per (head, relative position): rel = j − p ranges over [−(q_offset + Tq − 1),
- * Tk − 1 + BK) (the BK slack lets a tile row read a full vector past the last key). */
+/* T5 bias per (head, relative position). rel = j − p uses the absolute query position
+ * p = q_offset + i, like ALiBi, so a KV-cache step sees the same bias as the full sequence.
+ * rel ranges over [−(q_offset + Tq − 1), Tk − 1 + BK) (the BK slack lets a tile row read a
+ * full vector past the last key). t5_max_distance 0 means T5's default, 128. */
 static void plan_t5(genc_ctx *c, attn_plan *pl, const genc_attn_opts *o) {
     genc_tensor *tab = o->t5_table;
     if (!tab) return;
@@ -396,6 +402,10 @@ static int head_major(const attn_plan *pl, int nthr) {
     return nthr == 1 || bh % nthr == 0 || bh >= 4 * nthr;
 }
 
+static int worth_parallel(const attn_plan *pl) {
+    return (int64_t)pl->B * pl->H * pl->Tq * pl->Tk * pl->Dh >= PAR_MIN_WORK;
+}
+
 /* ---------------------------------------------------------------- forward */
 
 /* One query tile of one head: O = softmax(S) V with the online softmax over key tiles.
@@ -465,7 +475,7 @@ static void attention_forward(genc_ctx *c, const attn_plan *pl, const float *q, 
     /* head-major: per-thread packing space; else packed once for all heads */
     float *kv = genc_scratch(c, (hm ? (size_t)nthr : (size_t)BHn) * kvf * sizeof(float));
     head_ops *hds = hm ? NULL : genc_scratch(c, (size_t)BHn * sizeof(head_ops));
-#pragma omp parallel
+#pragma omp parallel if (worth_parallel(pl))
     {
         int tid = omp_get_thread_num();
         float *tb = tbuf + (size_t)tid * tile;
@@ -627,7 +637,7 @@ static void attention_backward(genc_ctx *c, genc_node *nd) {
         t5g = genc_scratch(c, (size_t)nthr * H * pl->R * sizeof(float));
         memset(t5g, 0, (size_t)nthr * H * pl->R * sizeof(float));
     }
-#pragma omp parallel
+#pragma omp parallel if (worth_parallel(pl))
     {
         int tid = omp_get_thread_num();
         float *tb = tbuf + (size_t)tid * tile;
