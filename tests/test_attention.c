@@ -1,6 +1,6 @@
 /* Attention, RoPE and linear attention:
  *  1. the fused kernel against genc_attention_reference for every mask kind and bias, tile
- *     remainders (T = 67, 130), Dh = 16/24/32/64/80/128, KV-cache offsets, empty rows;
+ *     remainders (T = 67, 130), Dh = 8/16/24/32/64/80/128/256, KV-cache offsets, empty rows;
  *  2. its backward against a materialised double-precision backward (all cases of 1, with
  *     one and two threads, which exercise both backward schedules), and finite differences
  *     of q, k, v and the T5 table on small cases;
@@ -45,6 +45,8 @@ static const acase CASES[] = {
     {"Dh24 causal", 2, 67, 67, 2, 24, 1, 0, 0, 0, 0, 0, 0, 0},
     {"Dh80 everything", 2, 67, 67, 3, 80, 1, 0, 0, 1, 1, 1, 2, 0},
     {"scale 0.3", 1, 67, 67, 2, 32, 0, 0, 0, 0, 0, 0, 0, 0.3f},
+    {"Dh8 block 5", 2, 67, 67, 2, 8, 0, 5, 0, 0, 0, 0, 0, 0},
+    {"Dh256 causal", 1, 70, 70, 1, 256, 1, 0, 0, 0, 0, 0, 0, 0},
 };
 #define N_CASES ((int)(sizeof CASES / sizeof CASES[0]))
 
@@ -475,6 +477,7 @@ int main(void) {
     for (int i = 0; i < N_CASES; i++) {
         check_case(&CASES[i], 1);
         check_case(&CASES[i], 2);
+        if (i % 4 == 0) check_case(&CASES[i], 3); /* another thread count, both schedules */
     }
     omp_set_num_threads(2);
     test_attention_gradcheck();

@@ -18,8 +18,14 @@
  *
  * Masks (causal with q_offset, block-causal, boolean [Tq, Tk], key padding) become −inf logits.
  * Under causal/block masks the key tiles after the last visible key are never visited, which
- * halves causal work, and tiles that are entirely visible skip the per-element mask test.
- * Biases (ALiBi slope·distance, T5 table lookup by relative position) are added on the fly. */
+ * halves causal work; inside a diagonal tile the products also stop, per 4-row block, at the
+ * last visible 16-column chunk; tiles that are entirely visible skip the per-element test.
+ * Biases (ALiBi slope·distance, T5 table lookup by relative position) are added on the fly.
+ *
+ * Parallel over (b, h) when that keeps every thread busy (each thread packs a head into its
+ * own buffers, and owns that head's dQ, dK, dV: no races), else over (b, h, tile) with one
+ * pass over key tiles for dK, dV and one over query tiles for dQ. The T5 table gradient is
+ * summed per thread by relative position and folded into buckets at the end. */
 #include "genc/ops.h"
 
 #include <math.h>
@@ -29,6 +35,10 @@
 
 #define BQ 64 /* query rows per tile */
 #define BK 64 /* key columns per tile */
+/* Below this many multiply-adds (B·H·Tq·Tk·Dh) a problem runs on one thread: forking a team
+ * costs more than it saves, and under an oversubscribed machine every barrier can cost a
+ * whole time slice. */
+#define PAR_MIN_WORK (1 << 18)
 
 /* ---------------------------------------------------------------- vectors
  * GCC vector extensions: 16 floats, which is one AVX-512 register or two AVX2 registers;
@@ -72,45 +82,64 @@ static inline float fexp(float x) {
 
 /* ---------------------------------------------------------------- tile kernels */
 
+/* S[r, 0:16W] = Σ_d A[r, d] · Bt[d, 0:16W] for r < 4. W is a compile-time constant after
+ * inlining: 4×W vector accumulators stay in registers, each Bt row is loaded once per 4 rows
+ * and each A element is broadcast once. */
+static inline __attribute__((always_inline)) void abt_block(float *restrict S,
+                                                            const float *restrict A,
+                                                            const float *restrict Bt, int Dp,
+                                                            const int W) {
+    vf c[4][4];
+    for (int r = 0; r < 4; r++)
+        for (int w = 0; w < W; w++) c[r][w] = (vf){0};
+    for (int d = 0; d < Dp; d++) {
+        vf b[4];
+        for (int w = 0; w < W; w++) b[w] = vload(Bt + (int64_t)d * BK + w * VL);
+        for (int r = 0; r < 4; r++) {
+            float x = A[(int64_t)r * Dp + d];
+            for (int w = 0; w < W; w++) c[r][w] += x * b[w];
+        }
+    }
+    for (int r = 0; r < 4; r++)
+        for (int w = 0; w < W; w++) vstore(S + r * BK + w * VL, c[r][w]);
+}
+
 /* S[m, 0:BK] = Σ_d A[m, d] · Bt[d, 0:BK]  for m < rows (a multiple of 4).
  * A is [rows][Dp] (packed query or dO rows), Bt is [Dp][BK] (packed Kᵀ or Vᵀ).
- * 4 rows × 64 columns = 16 vector accumulators; each Bt row is loaded once per 4 rows. */
+ * cols[m/4] (when non-NULL) bounds the columns that can be visible to rows m..m+3; columns
+ * past it (rounded up to 16) are left unwritten, for tile_logits to hide. On a causal
+ * diagonal tile that skips almost half the products. */
 static void kern_abt(float *restrict S, const float *restrict A, const float *restrict Bt, int rows,
-                     int Dp) {
+                     int Dp, const int *cols) {
     for (int m = 0; m < rows; m += 4) {
-        const float *a0 = A + (int64_t)m * Dp, *a1 = a0 + Dp, *a2 = a1 + Dp, *a3 = a2 + Dp;
-        vf c00 = {0}, c01 = {0}, c02 = {0}, c03 = {0}, c10 = {0}, c11 = {0}, c12 = {0}, c13 = {0};
-        vf c20 = {0}, c21 = {0}, c22 = {0}, c23 = {0}, c30 = {0}, c31 = {0}, c32 = {0}, c33 = {0};
-        for (int d = 0; d < Dp; d++) {
-            const float *b = Bt + (int64_t)d * BK;
-            vf b0 = vload(b), b1 = vload(b + 16), b2 = vload(b + 32), b3 = vload(b + 48);
-            float x0 = a0[d], x1 = a1[d], x2 = a2[d], x3 = a3[d];
-            c00 += x0 * b0; c01 += x0 * b1; c02 += x0 * b2; c03 += x0 * b3;
-            c10 += x1 * b0; c11 += x1 * b1; c12 += x1 * b2; c13 += x1 * b3;
-            c20 += x2 * b0; c21 += x2 * b1; c22 += x2 * b2; c23 += x2 * b3;
-            c30 += x3 * b0; c31 += x3 * b1; c32 += x3 * b2; c33 += x3 * b3;
-        }
+        int W = cols ? (cols[m / 4] + VL - 1) / VL : BK / VL;
         float *s = S + (int64_t)m * BK;
-        vstore(s, c00); vstore(s + 16, c01); vstore(s + 32, c02); vstore(s + 48, c03);
-        s += BK;
-        vstore(s, c10); vstore(s + 16, c11); vstore(s + 32, c12); vstore(s + 48, c13);
-        s += BK;
-        vstore(s, c20); vstore(s + 16, c21); vstore(s + 32, c22); vstore(s + 48, c23);
-        s += BK;
-        vstore(s, c30); vstore(s + 16, c31); vstore(s + 32, c32); vstore(s + 48, c33);
+        const float *a = A + (int64_t)m * Dp;
+        switch (W) {
+        case 4: abt_block(s, a, Bt, Dp, 4); break;
+        case 3: abt_block(s, a, Bt, Dp, 3); break;
+        case 2: abt_block(s, a, Bt, Dp, 2); break;
+        case 1: abt_block(s, a, Bt, Dp, 1); break;
+        default: break;
+        }
     }
 }
 
-/* out[r, 0:16W] += Σ_{n < cnt} coef[r·sm + n·sn] · X[n·ldx + 0:16W] for r < 4.
+/* out[r, 0:16W] = rscale[r]·out[r, 0:16W] + Σ_{n < cnt} coef[r·sm + n·sn] · X[n·ldx + 0:16W]
+ * for r < 4 (rscale NULL: 1).
  * W (vectors per row) is a compile-time constant after inlining, so the 4×W accumulators
  * live in registers. */
 static inline __attribute__((always_inline)) void acc_block(float *restrict out, int ldo,
                                                             const float *restrict coef, int sm,
                                                             int sn, const float *restrict X,
-                                                            int64_t ldx, int cnt, const int W) {
+                                                            int64_t ldx, int cnt,
+                                                            const float *rscale, const int W) {
     vf a[4][4];
     for (int r = 0; r < 4; r++)
-        for (int w = 0; w < W; w++) a[r][w] = vload(out + (int64_t)r * ldo + w * VL);
+        for (int w = 0; w < W; w++) {
+            a[r][w] = vload(out + (int64_t)r * ldo + w * VL);
+            if (rscale) a[r][w] *= rscale[r];
+        }
     for (int n = 0; n < cnt; n++) {
         const float *x = X + (int64_t)n * ldx;
         vf xv[4];
@@ -124,19 +153,25 @@ static inline __attribute__((always_inline)) void acc_block(float *restrict out,
         for (int w = 0; w < W; w++) vstore(out + (int64_t)r * ldo + w * VL, a[r][w]);
 }
 
-/* out[m, 0:Dp] += Σ_{n < cnt} coef[m·sm + n·sn] · X[n, 0:Dp]   for m < rows (multiple of 4).
- * One kernel for all four products of the tile algebra:
+/* out[m, 0:Dp] = rscale[m]·out[m, 0:Dp] + Σ_n coef[m·sm + n·sn] · X[n, 0:Dp]
+ * for m < rows (multiple of 4), rscale NULL meaning 1,
+ * n over [lo[m/4], hi[m/4]) ∩ [0, cnt) (lo, hi may be NULL: no bound). The bounds skip
+ * coefficients known to be zero (hidden keys). One kernel for all four products:
  *   O += P V (sm = BK, sn = 1),  dV += Pᵀ dO and dK += dSᵀ Qs (sm = 1, sn = BK),
  *   dQs += dS K (sm = BK, sn = 1).  X rows must be finite (they meet zero coefficients). */
 static void kern_acc(float *restrict out, const float *restrict coef, int sm, int sn,
-                     const float *restrict X, int64_t ldx, int rows, int cnt, int Dp) {
+                     const float *restrict X, int64_t ldx, int rows, int cnt, const int *lo,
+                     const int *hi, const float *rscale, int Dp) {
     for (int m = 0; m < rows; m += 4) {
+        int n0 = lo ? lo[m / 4] : 0, n1 = hi && hi[m / 4] < cnt ? hi[m / 4] : cnt;
+        if (n1 <= n0) continue;
         float *o = out + (int64_t)m * Dp;
-        const float *cf = coef + (int64_t)m * sm;
-        int w = 0, nv = Dp / VL;
-        for (; w + 4 <= nv; w += 4) acc_block(o + w * VL, Dp, cf, sm, sn, X + w * VL, ldx, cnt, 4);
-        for (; w + 2 <= nv; w += 2) acc_block(o + w * VL, Dp, cf, sm, sn, X + w * VL, ldx, cnt, 2);
-        for (; w < nv; w++) acc_block(o + w * VL, Dp, cf, sm, sn, X + w * VL, ldx, cnt, 1);
+        const float *cf = coef + (int64_t)m * sm + (int64_t)n0 * sn, *x = X + n0 * ldx;
+        const float *rs = rscale ? rscale + m : NULL;
+        int w = 0, nv = Dp / VL, n = n1 - n0;
+        for (; w + 4 <= nv; w += 4) acc_block(o + w * VL, Dp, cf, sm, sn, x + w * VL, ldx, n, rs, 4);
+        for (; w + 2 <= nv; w += 2) acc_block(o + w * VL, Dp, cf, sm, sn, x + w * VL, ldx, n, rs, 2);
+        for (; w < nv; w++) acc_block(o + w * VL, Dp, cf, sm, sn, x + w * VL, ldx, n, rs, 1);
     }
 }
 
@@ -153,23 +188,40 @@ typedef struct attn_plan {
     float *t5b;
     int *buckets;
     int R, roff;
-    genc_tensor *t5;
 } attn_plan;
+
+static inline int min_i(int a, int b) { return a < b ? a : b; }
 
 /* Last key position visible to query position p under the causal/block rules. */
 static inline int key_limit(const attn_plan *pl, int p) {
     int lim = pl->Tk - 1;
     if (pl->causal && p < lim) lim = p;
-    if (pl->block > 0) {
-        int e = (p / pl->block + 1) * pl->block - 1;
-        if (e < lim) lim = e;
-    }
+    if (pl->block > 0) lim = min_i(lim, (p / pl->block + 1) * pl->block - 1);
     return lim;
 }
 
-/* Number of keys a query tile can see at all: keys [0, key_end) may hold visible entries. */
+/* Keys [0, key_end) may be visible to some query of the tile [i0, i0 + nq). */
 static inline int key_end(const attn_plan *pl, int i0, int nq) {
     return key_limit(pl, pl->q_offset + i0 + nq - 1) + 1;
+}
+
+/* Where a tile can be nonzero under the causal/block rules, in 4-row and 4-key blocks:
+ * cols[g]: rows 4g..4g+3 may see columns [0, cols[g]) of the tile;
+ * first[g]: keys 4g..4g+3 are hidden from the tile's rows before first[g]. */
+typedef struct tile_span {
+    int cols[BQ / 4], first[BK / 4];
+} tile_span;
+
+static void tile_span_of(const attn_plan *pl, int i0, int nq, int j0, int nk, tile_span *sp) {
+    for (int g = 0; g < BQ / 4; g++) {
+        int r = min_i(4 * g + 3, nq - 1), n = key_limit(pl, pl->q_offset + i0 + r) - j0 + 1;
+        sp->cols[g] = n < 0 ? 0 : min_i(n, nk);
+    }
+    int r = 0; /* key_limit grows with the row, so one sweep finds every first row */
+    for (int g = 0; g < BK / 4; g++) {
+        while (r < nq && key_limit(pl, pl->q_offset + i0 + r) < j0 + 4 * g) r++;
+        sp->first[g] = r;
+    }
 }
 
 /* Add the biases and hide invisible keys in a logit tile S[BQ][BK] for query rows
@@ -216,81 +268,12 @@ static void tile_logits(const attn_plan *pl, int b, int h, int i0, int nq, int j
     }
 }
 
-/* Copy rows of one head into a zero-padded [rows_pad][Dp] buffer, times mult.
- * src points at row 0 of the head; rows are ld floats apart. */
-static void pack_rows(float *dst, const float *src, int64_t ld, int n, int rows_pad, int Dh, int Dp,
-                      float mult) {
-    for (int r = 0; r < rows_pad; r++) {
-        float *d = dst + (int64_t)r * Dp;
-        if (r < n) {
-            const float *s = src + r * ld;
-            for (int i = 0; i < Dh; i++) d[i] = mult * s[i];
-            for (int i = Dh; i < Dp; i++) d[i] = 0.f;
-        } else {
-            memset(d, 0, (size_t)Dp * sizeof(float));
-        }
-    }
-}
-
-/* Transpose up to BK rows of one head into a zero-padded [Dp][BK] block (Kᵀ or Vᵀ tile). */
-static void pack_cols(float *dst, const float *src, int64_t ld, int n, int Dh, int Dp) {
-    memset(dst, 0, (size_t)Dp * BK * sizeof(float));
-    for (int c = 0; c < n; c++) {
-        const float *s = src + c * ld;
-        for (int d = 0; d < Dh; d++) dst[(int64_t)d * BK + c] = s[d];
-    }
-}
-
-/* Kᵀ (or Vᵀ) tiles of every (b, h): out[((b·H + h)·nkt + kt)·Dp·BK]. */
-static void pack_all_cols(float *out, const float *x, const attn_plan *pl) {
-    int64_t ld = (int64_t)pl->H * pl->Dh, tile = (int64_t)pl->Dp * BK;
-    int64_t items = (int64_t)pl->B * pl->H * pl->nkt;
-#pragma omp parallel for schedule(static)
-    for (int64_t w = 0; w < items; w++) {
-        int kt = (int)(w % pl->nkt), bh = (int)(w / pl->nkt), b = bh / pl->H, h = bh % pl->H;
-        int j0 = kt * BK, nk = pl->Tk - j0 < BK ? pl->Tk - j0 : BK;
-        const float *src = x + (((int64_t)b * pl->Tk + j0) * pl->H + h) * pl->Dh;
-        pack_cols(out + w * tile, src, ld, nk, pl->Dh, pl->Dp);
-    }
-}
-
-/* Rows of one head of k or v ready for kern_acc: straight from the tensor when Dh is a
- * multiple of 16 (no copy needed), else from a padded copy [B][H][Tk][Dp]. */
-typedef struct row_src {
-    const float *base;
-    int64_t ld;
-    int padded;
-    const attn_plan *pl;
-} row_src;
-
-static row_src make_row_src(genc_ctx *c, const float *x, const attn_plan *pl) {
-    row_src rs = {x, (int64_t)pl->H * pl->Dh, 0, pl};
-    if (pl->Dh == pl->Dp) return rs;
-    float *p = genc_scratch(c, (size_t)pl->B * pl->H * pl->Tk * pl->Dp * sizeof(float));
-#pragma omp parallel for schedule(static)
-    for (int bh = 0; bh < pl->B * pl->H; bh++) {
-        int b = bh / pl->H, h = bh % pl->H;
-        pack_rows(p + (int64_t)bh * pl->Tk * pl->Dp, x + ((int64_t)b * pl->Tk * pl->H + h) * pl->Dh,
-                  rs.ld, pl->Tk, pl->Tk, pl->Dh, pl->Dp, 1.f);
-    }
-    rs.base = p;
-    rs.ld = pl->Dp;
-    rs.padded = 1;
-    return rs;
-}
-
-/* Pointer to key row j of head (b, h). */
-static inline const float *row_at(const row_src *rs, int b, int h, int j) {
-    const attn_plan *pl = rs->pl;
-    if (rs->padded) return rs->base + (((int64_t)b * pl->H + h) * pl->Tk + j) * pl->Dp;
-    return rs->base + (((int64_t)b * pl->Tk + j) * pl->H + h) * pl->Dh;
-}
-
-/* T5 bias per (head, relative position): rel = j − p ranges over [−(q_offset + Tq − 1),
- * Tk − 1 + BK) (the BK slack lets a tile row read a full vector past the last key). */
+/* T5 bias per (head, relative position). rel = j − p uses the absolute query position
+ * p = q_offset + i, like ALiBi, so a KV-cache step sees the same bias as the full sequence.
+ * rel ranges over [−(q_offset + Tq − 1), Tk − 1 + BK) (the BK slack lets a tile row read a
+ * full vector past the last key). t5_max_distance 0 means T5's default, 128. */
 static void plan_t5(genc_ctx *c, attn_plan *pl, const genc_attn_opts *o) {
     genc_tensor *tab = o->t5_table;
-    pl->t5 = tab;
     if (!tab) return;
     GENC_ASSERT(tab->ndim == 2 && tab->shape[1] == pl->H, "attention: t5_table must be [NB, H]");
     int nb = tab->shape[0], maxd = o->t5_max_distance > 0 ? o->t5_max_distance : 128;
@@ -304,25 +287,145 @@ static void plan_t5(genc_ctx *c, attn_plan *pl, const genc_attn_opts *o) {
         for (int i = 0; i < pl->R; i++) pl->t5b[(int64_t)h * pl->R + i] = tab->data[pl->buckets[i] * pl->H + h];
 }
 
+/* ---------------------------------------------------------------- packing
+ * Each (b, h) needs its operands as tiles: the Kᵀ (and in backward Vᵀ) column blocks, scaled
+ * Q rows, dO rows. When there are enough heads for every thread, a thread packs one head into
+ * its own buffers and runs all of that head's tiles (one parallel region, no shared packed
+ * copy, good locality). With few heads the packing is shared and the tiles of a head are
+ * spread over threads instead. */
+
+/* Copy rows of one head into a zero-padded [rows_pad][Dp] buffer, times mult.
+ * src points at row 0 of the head; rows are ld floats apart. */
+static void pack_rows(float *dst, const float *src, int64_t ld, int n, int rows_pad, int Dh, int Dp,
+                      float mult) {
+    for (int r = 0; r < rows_pad; r++) {
+        float *d = dst + (int64_t)r * Dp;
+        if (r < n) {
+            const float *s = src + r * ld;
+#pragma omp simd
+            for (int i = 0; i < Dh; i++) d[i] = mult * s[i];
+            for (int i = Dh; i < Dp; i++) d[i] = 0.f;
+        } else {
+            memset(d, 0, (size_t)Dp * sizeof(float));
+        }
+    }
+}
+
+/* dst[i·ldd + 0:16] = column i of the 16×16 block src (rows ld apart): in registers, in four
+ * stages that each swap the off-diagonal s×s sub-blocks (s = 8, 4, 2, 1) of every 2s×2s
+ * block. Two-source shuffles become single vpermt2ps instructions on AVX-512. */
+typedef int vi __attribute__((vector_size(64)));
+static inline void transpose16(float *dst, int64_t ldd, const float *src, int64_t ld) {
+    vf r[16];
+    for (int i = 0; i < 16; i++) r[i] = vload(src + i * ld);
+#define STAGE(s, lo, hi)                                                                  \
+    for (int i = 0; i < 16; i++)                                                          \
+        if (!(i & (s))) {                                                                 \
+            vf a = r[i], b = r[i + (s)];                                                  \
+            r[i] = __builtin_shuffle(a, b, lo);                                           \
+            r[i + (s)] = __builtin_shuffle(a, b, hi);                                     \
+        }
+    /* lo[c] = c has bit s clear ? a[c] : b[c − s];  hi[c] = bit clear ? a[c + s] : b[c] */
+    STAGE(8, ((vi){0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23}),
+          ((vi){8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31}))
+    STAGE(4, ((vi){0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27}),
+          ((vi){4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31}))
+    STAGE(2, ((vi){0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29}),
+          ((vi){2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31}))
+    STAGE(1, ((vi){0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30}),
+          ((vi){1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31}))
+#undef STAGE
+    for (int i = 0; i < 16; i++) vstore(dst + i * ldd, r[i]);
+}
+
+/* Kᵀ (or Vᵀ) tiles of one head: dst [nkt][Dp][BK], zero beyond Tk and Dh. src is row 0. */
+static void pack_cols(float *dst, const float *src, const attn_plan *pl) {
+    int64_t ld = (int64_t)pl->H * pl->Dh;
+    for (int kt = 0; kt < pl->nkt; kt++) {
+        float *t = dst + (int64_t)kt * pl->Dp * BK;
+        int j0 = kt * BK, nk = min_i(pl->Tk - j0, BK), c16 = nk / 16 * 16, d16 = pl->Dh / 16 * 16;
+        for (int c = 0; c < c16; c += 16)
+            for (int d = 0; d < d16; d += 16) transpose16(t + (int64_t)d * BK + c, BK, src + (j0 + c) * ld + d, ld);
+        for (int c = 0; c < nk; c++) { /* ragged edges */
+            const float *s = src + (j0 + c) * ld;
+            for (int d = c < c16 ? d16 : 0; d < pl->Dh; d++) t[(int64_t)d * BK + c] = s[d];
+        }
+        for (int d = 0; d < pl->Dh && nk < BK; d++) memset(t + (int64_t)d * BK + nk, 0, (size_t)(BK - nk) * sizeof(float));
+        if (pl->Dp > pl->Dh) memset(t + (int64_t)pl->Dh * BK, 0, (size_t)(pl->Dp - pl->Dh) * BK * sizeof(float));
+    }
+}
+
+/* Operands of one head, packed. Rows of K and V are read in place when Dh is a multiple of
+ * 16 (K, V point into the tensors, ld = H·Dh), else from padded copies (ld = Dp). */
+typedef struct head_ops {
+    const float *KT, *VT;       /* [nkt][Dp][BK] */
+    const float *K, *V;         /* row 0; row j at + j·ld */
+    int64_t ld;
+    const float *Qs, *dO, *D;   /* backward: [TqP][Dp] scaled q rows and dO rows, D [Tq] */
+    const float *lse;           /* [Tq] */
+} head_ops;
+
+/* Floats of per-head packing space: KT (+ VT), padded K or V rows when needed. */
+static size_t head_kv_floats(const attn_plan *pl, int with_vt) {
+    size_t tiles = (size_t)pl->nkt * pl->Dp * BK;
+    return tiles * (with_vt ? 2 : 1) + (pl->Dh != pl->Dp ? (size_t)pl->Tk * pl->Dp : 0);
+}
+
+/* Pack the K-side operands of head (b, h) into buf (head_kv_floats of them). Forward needs
+ * Kᵀ tiles and V rows; backward Kᵀ and Vᵀ tiles and K rows. */
+static void pack_head_kv(head_ops *hd, float *buf, const attn_plan *pl, const float *k,
+                         const float *v, int b, int h, int backward) {
+    int64_t row0 = ((int64_t)b * pl->Tk * pl->H + h) * pl->Dh;
+    size_t tiles = (size_t)pl->nkt * pl->Dp * BK;
+    float *KT = buf, *rest = buf + tiles;
+    pack_cols(KT, k + row0, pl);
+    hd->KT = KT;
+    if (backward) {
+        pack_cols(rest, v + row0, pl);
+        hd->VT = rest;
+        rest += tiles;
+    }
+    const float *rows = backward ? k : v; /* backward multiplies dS by K rows, forward P by V */
+    if (pl->Dh == pl->Dp) {
+        hd->K = hd->V = rows + row0;
+        hd->ld = (int64_t)pl->H * pl->Dh;
+    } else {
+        pack_rows(rest, rows + row0, (int64_t)pl->H * pl->Dh, pl->Tk, pl->Tk, pl->Dh, pl->Dp, 1.f);
+        hd->K = hd->V = rest;
+        hd->ld = pl->Dp;
+    }
+}
+
+/* Head-major (one head per work item) keeps all threads busy when heads divide evenly. */
+static int head_major(const attn_plan *pl, int nthr) {
+    int bh = pl->B * pl->H;
+    return nthr == 1 || bh % nthr == 0 || bh >= 4 * nthr;
+}
+
+static int worth_parallel(const attn_plan *pl) {
+    return (int64_t)pl->B * pl->H * pl->Tq * pl->Tk * pl->Dh >= PAR_MIN_WORK;
+}
+
 /* ---------------------------------------------------------------- forward */
 
 /* One query tile of one head: O = softmax(S) V with the online softmax over key tiles.
  * Writes out rows and lse (+inf marks a row that sees no key; its output is zero). */
-static void fwd_tile(const attn_plan *pl, int b, int h, int qt, const float *q, const float *KT,
-                     const row_src *V, float *out, float *lse, float *buf) {
-    int Dp = pl->Dp, i0 = qt * BQ, nq = pl->Tq - i0 < BQ ? pl->Tq - i0 : BQ, nq4 = round_up(nq, 4);
-    float *Qs = buf, *S = Qs + BQ * Dp, *O = S + BQ * BK, *m = O + BQ * Dp, *l = m + BQ;
+static void fwd_tile(const attn_plan *pl, const head_ops *hd, int b, int h, int qt, const float *q,
+                     float *out, float *lse, float *buf) {
+    int Dp = pl->Dp, i0 = qt * BQ, nq = min_i(pl->Tq - i0, BQ), nq4 = round_up(nq, 4);
+    float *Qs = buf, *S = Qs + BQ * Dp, *O = S + BQ * BK, *m = O + BQ * Dp, *l = m + BQ, *alpha = l + BQ;
     int64_t ld = (int64_t)pl->H * pl->Dh;
     pack_rows(Qs, q + (((int64_t)b * pl->Tq + i0) * pl->H + h) * pl->Dh, ld, nq, nq4, pl->Dh, Dp,
               pl->scale);
     memset(O, 0, (size_t)nq4 * Dp * sizeof(float));
     for (int r = 0; r < BQ; r++) { m[r] = -INFINITY; l[r] = 0.f; }
 
-    int kend = key_end(pl, i0, nq), nkt = (kend + BK - 1) / BK;
-    const float *KTbh = KT + ((int64_t)b * pl->H + h) * pl->nkt * Dp * BK;
+    int nkt = (key_end(pl, i0, nq) + BK - 1) / BK;
     for (int kt = 0; kt < nkt; kt++) {
-        int j0 = kt * BK, nk = pl->Tk - j0 < BK ? pl->Tk - j0 : BK;
-        kern_abt(S, Qs, KTbh + (int64_t)kt * Dp * BK, nq4, Dp);
+        int j0 = kt * BK, nk = min_i(pl->Tk - j0, BK);
+        tile_span sp;
+        tile_span_of(pl, i0, nq, j0, nk, &sp);
+        kern_abt(S, Qs, hd->KT + (int64_t)kt * Dp * BK, nq4, Dp, sp.cols);
         tile_logits(pl, b, h, i0, nq, j0, nk, S);
         for (int r = 0; r < nq4; r++) {
             float *s = S + r * BK;
@@ -330,26 +433,25 @@ static void fwd_tile(const attn_plan *pl, int b, int h, int qt, const float *q, 
 #pragma omp simd reduction(max : mx)
             for (int c = 0; c < BK; c++) mx = s[c] > mx ? s[c] : mx;
             float mn = mx > m[r] ? mx : m[r];
+            alpha[r] = 1.f;
             if (r >= nq || mn == -INFINITY) { /* padding row, or nothing visible yet */
                 memset(s, 0, BK * sizeof(float));
                 continue;
             }
-            float alpha = expf(m[r] - mn), sum = 0.f; /* rescales what was summed so far */
+            float sum = 0.f;
 #pragma omp simd reduction(+ : sum)
             for (int c = 0; c < BK; c++) {
                 float p = fexp(s[c] - mn);
                 s[c] = p;
                 sum += p;
             }
-            l[r] = l[r] * alpha + sum;
+            /* alpha rescales what was summed under the old maximum; kern_acc applies it to
+             * the O row as it loads it. A row with no column in this tile keeps m, so 1. */
+            alpha[r] = expf(m[r] - mn);
+            l[r] = l[r] * alpha[r] + sum;
             m[r] = mn;
-            if (alpha != 1.f) {
-                float *o = O + (int64_t)r * Dp;
-#pragma omp simd
-                for (int d = 0; d < Dp; d++) o[d] *= alpha;
-            }
         }
-        kern_acc(O, S, BK, 1, row_at(V, b, h, j0), V->ld, nq4, nk, Dp);
+        kern_acc(O, S, BK, 1, hd->V + j0 * hd->ld, hd->ld, nq4, nk, NULL, sp.cols, alpha, Dp);
     }
     for (int r = 0; r < nq; r++) {
         float *dst = out + (((int64_t)b * pl->Tq + i0 + r) * pl->H + h) * pl->Dh;
@@ -365,6 +467,40 @@ static void fwd_tile(const attn_plan *pl, int b, int h, int qt, const float *q, 
     }
 }
 
+static void attention_forward(genc_ctx *c, const attn_plan *pl, const float *q, const float *k,
+                              const float *v, float *out, float *lse) {
+    int nthr = omp_get_max_threads(), BHn = pl->B * pl->H, hm = head_major(pl, nthr);
+    size_t tile = (size_t)(2 * BQ * pl->Dp + BQ * BK + 3 * BQ), kvf = head_kv_floats(pl, 0);
+    float *tbuf = genc_scratch(c, (size_t)nthr * tile * sizeof(float));
+    /* head-major: per-thread packing space; else packed once for all heads */
+    float *kv = genc_scratch(c, (hm ? (size_t)nthr : (size_t)BHn) * kvf * sizeof(float));
+    head_ops *hds = hm ? NULL : genc_scratch(c, (size_t)BHn * sizeof(head_ops));
+#pragma omp parallel if (worth_parallel(pl))
+    {
+        int tid = omp_get_thread_num();
+        float *tb = tbuf + (size_t)tid * tile;
+        if (hm) {
+#pragma omp for schedule(dynamic, 1)
+            for (int bh = 0; bh < BHn; bh++) {
+                int b = bh / pl->H, h = bh % pl->H;
+                head_ops hd;
+                pack_head_kv(&hd, kv + (size_t)tid * kvf, pl, k, v, b, h, 0);
+                for (int qt = pl->nqt - 1; qt >= 0; qt--) fwd_tile(pl, &hd, b, h, qt, q, out, lse, tb);
+            }
+        } else {
+#pragma omp for schedule(static)
+            for (int bh = 0; bh < BHn; bh++)
+                pack_head_kv(&hds[bh], kv + (size_t)bh * kvf, pl, k, v, bh / pl->H, bh % pl->H, 0);
+            /* heaviest query tiles (the last ones under a causal mask) first */
+#pragma omp for schedule(dynamic, 1)
+            for (int w = 0; w < BHn * pl->nqt; w++) {
+                int qt = pl->nqt - 1 - w / BHn, bh = w % BHn;
+                fwd_tile(pl, &hds[bh], bh / pl->H, bh % pl->H, qt, q, out, lse, tb);
+            }
+        }
+    }
+}
+
 /* ---------------------------------------------------------------- backward */
 
 typedef struct attn_saved {
@@ -372,39 +508,31 @@ typedef struct attn_saved {
     float *lse; /* [B, H, Tq] */
 } attn_saved;
 
-/* Packed operands shared by all backward work items. */
-typedef struct bwd_ops {
-    float *Qs, *dO, *D; /* [B][H][TqP][Dp] scaled q and dO rows; D [B][H][Tq] */
-    float *KT, *VT;     /* [B][H][nkt][Dp][BK] */
-    row_src K;
-    const float *lse;
-} bwd_ops;
-
-/* Per-thread tile scratch for one (query tile, key tile) pair. */
+/* Per-thread tile scratch and accumulators. */
 typedef struct bwd_buf {
-    float *S, *dP;       /* [BQ][BK] */
-    float *dK, *dV;      /* [BK][Dp] accumulators of the current key tile */
-    float *dQ;           /* [rows][Dp] accumulator, indexed by query row within the head */
-    float *t5g;          /* [H][R] bias gradient, or NULL */
+    float *S, *dP;  /* [BQ][BK] */
+    float *dK, *dV; /* [BK][Dp] accumulators of the current key tile */
+    float *dQ;      /* [rows][Dp] */
+    float *t5g;     /* [H][R] bias gradient per relative position, or NULL */
 } bwd_buf;
 
 /* One (query tile qt, key tile kt) pair of head (b, h). Accumulates, for each non-NULL
  * target: dV and dK of the key tile ([BK][Dp]), dQs of the query tile ([BQ][Dp], not yet
  * multiplied by scale) and the T5 bias gradient per (head, relative position). */
-static void bwd_pair(const attn_plan *pl, const bwd_ops *op, int b, int h, int qt, int kt,
+static void bwd_pair(const attn_plan *pl, const head_ops *hd, int b, int h, int qt, int kt,
                      bwd_buf *buf, float *dK, float *dV, float *dQ, float *t5g) {
-    int Dp = pl->Dp, TqP = pl->nqt * BQ;
-    int i0 = qt * BQ, nq = pl->Tq - i0 < BQ ? pl->Tq - i0 : BQ, nq4 = round_up(nq, 4);
-    int j0 = kt * BK, nk = pl->Tk - j0 < BK ? pl->Tk - j0 : BK, nk4 = round_up(nk, 4);
-    int64_t bh = (int64_t)b * pl->H + h;
-    const float *Qs = op->Qs + (bh * TqP + i0) * Dp, *dO = op->dO + (bh * TqP + i0) * Dp;
-    const float *KT = op->KT + (bh * pl->nkt + kt) * Dp * BK;
-    const float *VT = op->VT + (bh * pl->nkt + kt) * Dp * BK;
-    const float *lse = op->lse + bh * pl->Tq + i0, *D = op->D + bh * pl->Tq + i0;
+    int Dp = pl->Dp;
+    int i0 = qt * BQ, nq = min_i(pl->Tq - i0, BQ), nq4 = round_up(nq, 4);
+    int j0 = kt * BK, nk = min_i(pl->Tk - j0, BK), nk4 = round_up(nk, 4);
+    const float *Qs = hd->Qs + (int64_t)i0 * Dp, *dO = hd->dO + (int64_t)i0 * Dp;
+    const float *KT = hd->KT + (int64_t)kt * Dp * BK, *VT = hd->VT + (int64_t)kt * Dp * BK;
+    const float *lse = hd->lse + i0, *D = hd->D + i0;
     float *S = buf->S, *dP = buf->dP;
 
     /* P = exp(S − lse), zero for padding rows and rows that see nothing */
-    kern_abt(S, Qs, KT, nq4, Dp);
+    tile_span sp;
+    tile_span_of(pl, i0, nq, j0, nk, &sp);
+    kern_abt(S, Qs, KT, nq4, Dp, sp.cols);
     tile_logits(pl, b, h, i0, nq, j0, nk, S);
     for (int r = 0; r < nq4; r++) {
         float *s = S + r * BK;
@@ -413,14 +541,17 @@ static void bwd_pair(const attn_plan *pl, const bwd_ops *op, int b, int h, int q
 #pragma omp simd
         for (int c = 0; c < BK; c++) s[c] = fexp(s[c] - L);
     }
-    if (dV) kern_acc(dV, S, 1, BK, dO, Dp, nk4, nq, Dp);
+    if (dV) kern_acc(dV, S, 1, BK, dO, Dp, nk4, nq, sp.first, NULL, NULL, Dp);
     if (!dK && !dQ && !t5g) return;
     /* dS = P ∘ (dO Vᵀ − D), written over dP */
-    kern_abt(dP, dO, VT, nq4, Dp);
+    kern_abt(dP, dO, VT, nq4, Dp, sp.cols);
     for (int r = 0; r < nq4; r++) {
+        /* columns kern_abt skipped hold stale values: define them as 0 */
         float *p = S + r * BK, *g = dP + r * BK, Dr = r < nq ? D[r] : 0.f;
+        int wc = round_up(sp.cols[r / 4], VL);
 #pragma omp simd
-        for (int c = 0; c < BK; c++) g[c] = p[c] * (g[c] - Dr);
+        for (int c = 0; c < wc; c++) g[c] = p[c] * (g[c] - Dr);
+        for (int c = wc; c < BK; c++) g[c] = 0.f;
     }
     if (t5g) {
         float *tg = t5g + (int64_t)h * pl->R + pl->roff + j0;
@@ -430,11 +561,11 @@ static void bwd_pair(const attn_plan *pl, const bwd_ops *op, int b, int h, int q
             for (int c = 0; c < nk; c++) t[c] += g[c];
         }
     }
-    if (dK) kern_acc(dK, dP, 1, BK, Qs, Dp, nk4, nq, Dp);
-    if (dQ) kern_acc(dQ, dP, BK, 1, row_at(&op->K, b, h, j0), op->K.ld, nq4, nk, Dp);
+    if (dK) kern_acc(dK, dP, 1, BK, Qs, Dp, nk4, nq, sp.first, NULL, NULL, Dp);
+    if (dQ) kern_acc(dQ, dP, BK, 1, hd->K + j0 * hd->ld, hd->ld, nq4, nk, NULL, sp.cols, NULL, Dp);
 }
 
-/* grad[row (b, j, h)] += acc[j − j0] for j in [j0, j0 + n), times mult */
+/* grad[row (b, j, h)] += mult · acc[j − j0] for j in [j0, j0 + n) */
 static void scatter_add(float *grad, const float *acc, const attn_plan *pl, int b, int h, int T,
                         int j0, int n, float mult) {
     for (int c = 0; c < n; c++) {
@@ -445,96 +576,115 @@ static void scatter_add(float *grad, const float *acc, const attn_plan *pl, int 
     }
 }
 
+/* Pack the query side of head (b, h): Qs = scale·q rows and dO rows ([TqP][Dp] each) and
+ * D_i = dO_i · O_i, into buf (2·TqP·Dp + TqP floats). */
+static void pack_head_q(head_ops *hd, float *buf, const attn_plan *pl, const float *q,
+                        const float *out, const float *dout, const float *lse, int b, int h) {
+    int TqP = pl->nqt * BQ, Dh = pl->Dh, Dp = pl->Dp;
+    int64_t ld = (int64_t)pl->H * Dh, row0 = ((int64_t)b * pl->Tq * pl->H + h) * Dh;
+    float *Qs = buf, *dO = Qs + (size_t)TqP * Dp, *D = dO + (size_t)TqP * Dp;
+    pack_rows(Qs, q + row0, ld, pl->Tq, TqP, Dh, Dp, pl->scale);
+    pack_rows(dO, dout + row0, ld, pl->Tq, TqP, Dh, Dp, 1.f);
+    for (int i = 0; i < pl->Tq; i++) {
+        const float *g = dout + row0 + i * ld, *o = out + row0 + i * ld;
+        float s = 0.f;
+#pragma omp simd reduction(+ : s)
+        for (int d = 0; d < Dh; d++) s += g[d] * o[d];
+        D[i] = s;
+    }
+    hd->Qs = Qs;
+    hd->dO = dO;
+    hd->D = D;
+    hd->lse = lse + ((int64_t)b * pl->H + h) * pl->Tq;
+}
+
+/* All pairs of key tile kt with the query tiles that can see it: dK, dV (and dQ when dq is
+ * non-NULL, rows of the whole head) ; then add dK, dV into the gradients. */
+static void bwd_key_tile(const attn_plan *pl, const head_ops *hd, int b, int h, int kt,
+                         bwd_buf *buf, float *gk, float *gv, float *dq) {
+    int j0 = kt * BK, nk = min_i(pl->Tk - j0, BK);
+    memset(buf->dK, 0, (size_t)2 * BK * pl->Dp * sizeof(float)); /* dK and dV are adjacent */
+    for (int qt = 0; qt < pl->nqt; qt++) {
+        int i0 = qt * BQ, nq = min_i(pl->Tq - i0, BQ);
+        if (key_end(pl, i0, nq) <= j0) continue; /* every key of the tile is hidden */
+        bwd_pair(pl, hd, b, h, qt, kt, buf, gk ? buf->dK : NULL, gv ? buf->dV : NULL,
+                 dq ? dq + (int64_t)i0 * pl->Dp : NULL, buf->t5g);
+    }
+    if (gk) scatter_add(gk, buf->dK, pl, b, h, pl->Tk, j0, nk, 1.f);
+    if (gv) scatter_add(gv, buf->dV, pl, b, h, pl->Tk, j0, nk, 1.f);
+}
+
 static void attention_backward(genc_ctx *c, genc_node *nd) {
     attn_saved *sv = nd->saved;
     const attn_plan *pl = &sv->pl;
     genc_tensor *q = nd->in[0], *k = nd->in[1], *v = nd->in[2], *t5 = nd->in[3];
     const float *dout = nd->out->grad, *out = nd->out->data;
-    int B = pl->B, H = pl->H, Dh = pl->Dh, Dp = pl->Dp, TqP = pl->nqt * BQ, BHn = B * H;
-    int need_q = q->requires_grad, need_k = k->requires_grad, need_v = v->requires_grad;
+    int H = pl->H, Dp = pl->Dp, TqP = pl->nqt * BQ, BHn = pl->B * H;
     int need_t5 = t5 && t5->requires_grad;
-    int need_kv = need_k || need_v || need_t5;
-    int nthr = omp_get_max_threads();
+    int need_kv = k->requires_grad || v->requires_grad || need_t5;
+    float *gq = q->requires_grad ? genc_grad(c, q) : NULL, *gk = k->requires_grad ? genc_grad(c, k) : NULL;
+    float *gv = v->requires_grad ? genc_grad(c, v) : NULL;
+    int nthr = omp_get_max_threads(), hm = head_major(pl, nthr);
 
-    /* pack scaled Q and dO rows per head; D_i = dO_i · O_i */
-    bwd_ops op = {0};
-    op.lse = sv->lse;
-    op.Qs = genc_scratch(c, (size_t)BHn * TqP * Dp * sizeof(float));
-    op.dO = genc_scratch(c, (size_t)BHn * TqP * Dp * sizeof(float));
-    op.D = genc_scratch(c, (size_t)BHn * pl->Tq * sizeof(float));
-    op.KT = genc_scratch(c, (size_t)BHn * pl->nkt * Dp * BK * sizeof(float));
-    op.VT = genc_scratch(c, (size_t)BHn * pl->nkt * Dp * BK * sizeof(float));
-    int64_t ld = (int64_t)H * Dh;
-#pragma omp parallel for schedule(static)
-    for (int bh = 0; bh < BHn; bh++) {
-        int b = bh / H, h = bh % H;
-        int64_t src = ((int64_t)b * pl->Tq * H + h) * Dh;
-        pack_rows(op.Qs + (int64_t)bh * TqP * Dp, q->data + src, ld, pl->Tq, TqP, Dh, Dp, pl->scale);
-        pack_rows(op.dO + (int64_t)bh * TqP * Dp, dout + src, ld, pl->Tq, TqP, Dh, Dp, 1.f);
-        for (int i = 0; i < pl->Tq; i++) {
-            const float *g = dout + src + i * ld, *o = out + src + i * ld;
-            float s = 0.f;
-            for (int d = 0; d < Dh; d++) s += g[d] * o[d];
-            op.D[(int64_t)bh * pl->Tq + i] = s;
-        }
-    }
-    pack_all_cols(op.KT, k->data, pl);
-    pack_all_cols(op.VT, v->data, pl);
-    op.K = make_row_src(c, k->data, pl);
-
-    float *gq = need_q ? genc_grad(c, q) : NULL, *gk = need_k ? genc_grad(c, k) : NULL;
-    float *gv = need_v ? genc_grad(c, v) : NULL;
+    size_t tile = (size_t)2 * BQ * BK + (size_t)2 * BK * Dp + (size_t)(hm ? TqP : BQ) * Dp;
+    size_t qf = (size_t)2 * TqP * Dp + TqP, kvf = head_kv_floats(pl, 1);
+    size_t nhead = hm ? (size_t)nthr : (size_t)BHn; /* packed heads held at once */
+    float *tbuf = genc_scratch(c, (size_t)nthr * tile * sizeof(float));
+    float *pk = genc_scratch(c, nhead * (qf + kvf) * sizeof(float));
+    head_ops *hds = genc_scratch(c, nhead * sizeof(head_ops));
     float *t5g = NULL;
     if (need_t5) {
         t5g = genc_scratch(c, (size_t)nthr * H * pl->R * sizeof(float));
         memset(t5g, 0, (size_t)nthr * H * pl->R * sizeof(float));
     }
-    /* One pass per head computes dQ, dK, dV together (5 tile products per pair) when there
-     * are enough heads to keep every thread busy; otherwise split into a key-tile pass
-     * (dK, dV) and a query-tile pass (dQ), which parallelise finely but redo S and dP. */
-    int fused = need_q && need_kv && (nthr == 1 || BHn % nthr == 0 || BHn >= 4 * nthr);
-    int dq_rows = fused ? TqP : BQ;
-    float *scratch = genc_scratch(c, (size_t)nthr * (2 * BQ * BK + 2 * BK * Dp + dq_rows * Dp) * sizeof(float));
-
-    if (need_kv) {
-        int64_t items = fused ? BHn : (int64_t)BHn * pl->nkt;
-#pragma omp parallel for schedule(dynamic, 1)
-        for (int64_t w = 0; w < items; w++) {
-            int tid = omp_get_thread_num();
-            float *tb = scratch + (size_t)tid * (2 * BQ * BK + 2 * BK * Dp + dq_rows * Dp);
-            bwd_buf buf = {tb, tb + BQ * BK, tb + 2 * BQ * BK, tb + 2 * BQ * BK + BK * Dp,
-                           tb + 2 * BQ * BK + 2 * BK * Dp, t5g ? t5g + (size_t)tid * H * pl->R : NULL};
-            int bh = fused ? (int)w : (int)(w / pl->nkt), b = bh / H, h = bh % H;
-            int kt_lo = fused ? 0 : (int)(w % pl->nkt), kt_hi = fused ? pl->nkt : kt_lo + 1;
-            if (fused) memset(buf.dQ, 0, (size_t)TqP * Dp * sizeof(float));
-            for (int kt = kt_lo; kt < kt_hi; kt++) {
-                int j0 = kt * BK, nk = pl->Tk - j0 < BK ? pl->Tk - j0 : BK;
-                memset(buf.dK, 0, (size_t)2 * BK * Dp * sizeof(float));
-                for (int qt = 0; qt < pl->nqt; qt++) {
-                    int i0 = qt * BQ, nq = pl->Tq - i0 < BQ ? pl->Tq - i0 : BQ;
-                    if (key_end(pl, i0, nq) <= j0) continue; /* tile entirely masked */
-                    bwd_pair(pl, &op, b, h, qt, kt, &buf, need_k ? buf.dK : NULL, need_v ? buf.dV : NULL,
-                             fused ? buf.dQ + (int64_t)i0 * Dp : NULL, buf.t5g);
-                }
-                if (need_k) scatter_add(gk, buf.dK, pl, b, h, pl->Tk, j0, nk, 1.f);
-                if (need_v) scatter_add(gv, buf.dV, pl, b, h, pl->Tk, j0, nk, 1.f);
+#pragma omp parallel if (worth_parallel(pl))
+    {
+        int tid = omp_get_thread_num();
+        float *tb = tbuf + (size_t)tid * tile;
+        bwd_buf buf = {tb, tb + BQ * BK, tb + 2 * BQ * BK, tb + 2 * BQ * BK + BK * Dp,
+                       tb + 2 * BQ * BK + 2 * BK * Dp, t5g ? t5g + (size_t)tid * H * pl->R : NULL};
+        if (hm) {
+            /* one head per item: dQ of the whole head accumulates in buf.dQ, no races */
+#pragma omp for schedule(dynamic, 1)
+            for (int bh = 0; bh < BHn; bh++) {
+                int b = bh / H, h = bh % H;
+                head_ops *hd = &hds[tid];
+                float *p = pk + (size_t)tid * (qf + kvf);
+                pack_head_q(hd, p, pl, q->data, out, dout, sv->lse, b, h);
+                pack_head_kv(hd, p + qf, pl, k->data, v->data, b, h, 1);
+                if (gq) memset(buf.dQ, 0, (size_t)TqP * Dp * sizeof(float));
+                if (need_kv || gq)
+                    for (int kt = 0; kt < pl->nkt; kt++) bwd_key_tile(pl, hd, b, h, kt, &buf, gk, gv, gq ? buf.dQ : NULL);
+                if (gq) scatter_add(gq, buf.dQ, pl, b, h, pl->Tq, 0, pl->Tq, pl->scale);
             }
-            if (fused) scatter_add(gq, buf.dQ, pl, b, h, pl->Tq, 0, pl->Tq, pl->scale);
-        }
-    }
-    if (need_q && !fused) {
-        int64_t items = (int64_t)BHn * pl->nqt;
-#pragma omp parallel for schedule(dynamic, 1)
-        for (int64_t w = 0; w < items; w++) {
-            int tid = omp_get_thread_num();
-            float *tb = scratch + (size_t)tid * (2 * BQ * BK + 2 * BK * Dp + dq_rows * Dp);
-            bwd_buf buf = {tb, tb + BQ * BK, NULL, NULL, tb + 2 * BQ * BK + 2 * BK * Dp, NULL};
-            int qt = pl->nqt - 1 - (int)(w / BHn), bh = (int)(w % BHn), b = bh / H, h = bh % H;
-            int i0 = qt * BQ, nq = pl->Tq - i0 < BQ ? pl->Tq - i0 : BQ;
-            int nkt = (key_end(pl, i0, nq) + BK - 1) / BK;
-            memset(buf.dQ, 0, (size_t)BQ * Dp * sizeof(float));
-            for (int kt = 0; kt < nkt; kt++) bwd_pair(pl, &op, b, h, qt, kt, &buf, NULL, NULL, buf.dQ, NULL);
-            scatter_add(gq, buf.dQ, pl, b, h, pl->Tq, i0, nq, pl->scale);
+        } else {
+            /* few heads: pack every head once, then a pass over key tiles (dK, dV, d bias)
+             * and a pass over query tiles (dQ); each redoes S and dP for its own tiles */
+#pragma omp for schedule(static)
+            for (int bh = 0; bh < BHn; bh++) {
+                float *p = pk + (size_t)bh * (qf + kvf);
+                pack_head_q(&hds[bh], p, pl, q->data, out, dout, sv->lse, bh / H, bh % H);
+                pack_head_kv(&hds[bh], p + qf, pl, k->data, v->data, bh / H, bh % H, 1);
+            }
+            if (need_kv) {
+#pragma omp for schedule(dynamic, 1)
+                for (int w = 0; w < BHn * pl->nkt; w++) {
+                    int bh = w / pl->nkt, kt = w % pl->nkt;
+                    bwd_key_tile(pl, &hds[bh], bh / H, bh % H, kt, &buf, gk, gv, NULL);
+                }
+            }
+            if (gq) {
+                buf.t5g = NULL;
+#pragma omp for schedule(dynamic, 1)
+                for (int w = 0; w < BHn * pl->nqt; w++) {
+                    int qt = pl->nqt - 1 - w / BHn, bh = w % BHn, b = bh / H, h = bh % H;
+                    int i0 = qt * BQ, nq = min_i(pl->Tq - i0, BQ);
+                    int nkt = (key_end(pl, i0, nq) + BK - 1) / BK;
+                    memset(buf.dQ, 0, (size_t)BQ * Dp * sizeof(float));
+                    for (int kt = 0; kt < nkt; kt++) bwd_pair(pl, &hds[bh], b, h, qt, kt, &buf, NULL, NULL, buf.dQ, NULL);
+                    scatter_add(gq, buf.dQ, pl, b, h, pl->Tq, i0, nq, pl->scale);
+                }
+            }
         }
     }
     if (need_t5) {
@@ -580,22 +730,7 @@ genc_tensor *genc_attention(genc_ctx *c, genc_tensor *q, genc_tensor *k, genc_te
 
     genc_tensor *out = genc_new_like(c, q);
     float *lse = genc_scratch(c, (size_t)pl.B * pl.H * pl.Tq * sizeof(float));
-    float *KT = genc_scratch(c, (size_t)pl.B * pl.H * pl.nkt * pl.Dp * BK * sizeof(float));
-    pack_all_cols(KT, k->data, &pl);
-    row_src V = make_row_src(c, v->data, &pl);
-
-    int nthr = omp_get_max_threads(), BHn = pl.B * pl.H;
-    size_t per = (size_t)(2 * BQ * pl.Dp + BQ * BK + 2 * BQ);
-    float *scratch = genc_scratch(c, (size_t)nthr * per * sizeof(float));
-    int64_t items = (int64_t)BHn * pl.nqt;
-    /* heaviest query tiles (the last ones under a causal mask) first, for dynamic balance */
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t w = 0; w < items; w++) {
-        int qt = pl.nqt - 1 - (int)(w / BHn), bh = (int)(w % BHn);
-        fwd_tile(&pl, bh / pl.H, bh % pl.H, qt, q->data, KT, &V, out->data, lse,
-                 scratch + (size_t)omp_get_thread_num() * per);
-    }
-
+    attention_forward(c, &pl, q->data, k->data, v->data, out->data, lse);
     genc_node *nd = genc_record(c, attention_backward, out, 4, (genc_tensor *[]){q, k, v, o->t5_table});
     if (nd) {
         attn_saved *sv = genc_scratch(c, sizeof *sv);
