@@ -1,11 +1,18 @@
 """PyTorch counterpart of bench_attention.c: causal attention forward + backward written the
 plain way (torch 1.13 has no scaled_dot_product_attention), layout [B, H, T, Dh].
-usage: python3 bench_attention.py [B T H Dh iters threads]"""
+Runs build/bench/bench_attention (genc) first, then PyTorch, and prints the ratio.
+usage: python3 bench/bench_attention.py [B T H Dh iters threads]"""
 import math
+import os
+import subprocess
 import sys
 import time
 
-import torch
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import fix_openblas  # noqa: E402
+
+CORETYPE = fix_openblas()
+import torch  # noqa: E402
 
 B, T, H, Dh, iters, threads = 8, 256, 4, 64, 50, 2
 if len(sys.argv) == 7:
@@ -31,3 +38,9 @@ for it in range(iters + 3):
 print("torch attention B=%d T=%d H=%d Dh=%d causal, %d threads: forward %.3f ms, "
       "forward+backward %.3f ms (best), %.3f ms (mean)" % (B, T, H, Dh, threads, best_f * 1e3,
                                                            best_fb * 1e3, total / iters * 1e3))
+
+exe = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build", "bench", "bench_attention")
+out = subprocess.run([exe] + sys.argv[1:], check=True, capture_output=True, text=True).stdout.strip()
+print(out)
+genc_fb = float(out.split("forward+backward")[1].split("ms")[0])
+print("OPENBLAS_CORETYPE=%s; ratio torch/genc forward+backward (best): %.1fx" % (CORETYPE, best_fb * 1e3 / genc_fb))

@@ -112,6 +112,14 @@ void progress_show(int64_t step, int64_t total, const char *stats, double elapse
     char el[32], et[32];
     fmt_time(elapsed, el, sizeof el);
     fmt_time(eta, et, sizeof et);
+    if (total <= 0) { /* length not known yet (time budget still measuring speed) */
+        if (g_tty) fprintf(stderr, "\rstep %lld %s  %s elapsed \033[K", (long long)step, stats, el);
+        else if (elapsed - g_last_plain >= 10 || g_last_plain == 0) {
+            g_last_plain = elapsed > 0 ? elapsed : 1e-9;
+            fprintf(stderr, "step %lld %s elapsed %s\n", (long long)step, stats, el);
+        }
+        return;
+    }
     if (g_tty) {
         int width = 24, fill = total > 0 ? (int)(width * step / total) : 0;
         char bar[64];

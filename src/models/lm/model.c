@@ -24,10 +24,10 @@ void genc_lm_train_cfg_default(genc_lm_train_cfg *t) {
     memset(t, 0, sizeof *t);
     t->objective = GENC_OBJ_AR;
     t->seq = 256;
-    t->batch = 16;
+    t->batch = 8;
     t->steps = 2000;
-    t->lr = 1e-3f;
-    t->min_lr = 1e-4f;
+    t->lr = 2e-3f;
+    t->min_lr = 2e-4f;
     t->weight_decay = 0.1f;
     t->clip = 1.0f;
     t->beta1 = 0.9f;

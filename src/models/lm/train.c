@@ -83,7 +83,7 @@ int genc_lm_train(const genc_tf_config *cfg, const genc_lm_train_cfg *tc, const 
     double t0 = now_s(), last = t0, budget = run->minutes > 0 ? run->minutes * 60.0 : 0;
     int64_t start_step = lm.step;
     int fixed_total = !(budget > 0) || run->resume;
-    double loss_ema = 0;
+    double loss_ema = 0, t10 = 0;
     while (lm.step < lm.train.steps) {
         genc_ctx_reset(c);
         c->rng = lm.drop_rng;
@@ -105,9 +105,12 @@ int genc_lm_train(const genc_tf_config *cfg, const genc_lm_train_cfg *tc, const 
 
         double now = now_s(), el = now - t0;
         /* Time budget: once the speed is known, fix the schedule's length so cosine ends on time. */
-        if (!fixed_total && (lm.step - start_step >= 20 || el > 10)) {
-            double per = el / (double)(lm.step - start_step);
-            int64_t total = start_step + (int64_t)((budget - 1.0) / per);
+        /* (speed measured from step 10 on: the first steps pay for page faults) */
+        if (lm.step - start_step == 10) { t10 = el; }
+        if (!fixed_total && (lm.step - start_step >= 40 || el > 15)) {
+            int64_t done_steps = lm.step - start_step;
+            double per = done_steps > 10 ? (el - t10) / (double)(done_steps - 10) : el / (double)done_steps;
+            int64_t total = lm.step + (int64_t)((budget - el - 1.0) / per);
             if (total < lm.step + 1) total = lm.step + 1;
             if (total < lm.train.steps) lm.train.steps = total;
             if (lm.train.warmup > lm.train.steps / 5) lm.train.warmup = lm.train.steps / 5;
@@ -122,7 +125,7 @@ int genc_lm_train(const genc_tf_config *cfg, const genc_lm_train_cfg *tc, const 
         }
         if (run->progress && (now - last > 0.2 || lm.step == lm.train.steps)) {
             last = now;
-            genc_lm_progress p = {lm.step, lm.train.steps, (float)loss_ema, lr, gn, tps, el,
+            genc_lm_progress p = {lm.step, fixed_total ? lm.train.steps : 0, (float)loss_ema, lr, gn, tps, el,
                                   (double)(lm.train.steps - lm.step) * el / (double)(lm.step - start_step)};
             run->progress(&p, run->user);
         }
