@@ -78,7 +78,7 @@ int cmd_bench(int argc, char **argv) {
         if (s == warm) t0 = now_s();
         double ta = now_s();
         genc_ctx_reset(c);
-        genc_tensor *loss = genc_lm_loss(c, &lm, x, y, B, T);
+        genc_tensor *loss = genc_lm_loss(c, &lm, x, y, B, T, NULL);
         double tb = now_s();
         genc_backward(c, loss);
         genc_clip_grad_norm(&lm.model.params, 1.0f);

@@ -19,8 +19,12 @@ static const char *HELP =
     "               evaluate a RoPE model with a context extension (linear, ntk,\n"
     "               dynamic-ntk, yarn) relative to its training length; the factor\n"
     "               defaults to --seq / training length\n"
+    "  --mc N       diffusion models: Monte-Carlo samples of the ELBO per window\n"
+    "               (default 4); the standard error is printed with the estimate\n"
+    "  --seed S     seed of the Monte-Carlo noise (default 1)\n"
     "  --json       print one JSON object as the last line of stdout:\n"
-    "               {\"bpc\", \"nats\", \"tokens\", \"bytes\", \"seconds\", \"seq\", \"step\"}\n";
+    "               {\"bpc\", \"bpc_stderr\", \"mc\", \"nats\", \"tokens\", \"bytes\",\n"
+    "                \"seconds\", \"seq\", \"step\", \"objective\"}\n";
 
 int cmd_eval(int argc, char **argv) {
     if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
@@ -29,7 +33,8 @@ int cmd_eval(int argc, char **argv) {
     }
     if (argc < 1 || argv[0][0] == '-') return usage_error("eval needs a run folder or checkpoint: genc eval DIR (see --help)");
     const char *dir = argv[0], *data = NULL;
-    int seq = 0, batch = 8, json = 0, scaling_given = 0;
+    int seq = 0, batch = 8, json = 0, scaling_given = 0, mc = 4;
+    uint64_t seed = 1;
     genc_rope_scaling scaling = GENC_ROPE_SCALE_NONE;
     double factor = 0;
     args a = {argc, 1, argv, 0};
@@ -39,6 +44,8 @@ int cmd_eval(int argc, char **argv) {
         else if (flag(&a, "--seq")) seq = val_int(&a, "--seq", 1, 1 << 20);
         else if (flag(&a, "--batch")) batch = val_int(&a, "--batch", 1, 4096);
         else if (flag(&a, "--json")) json = 1;
+        else if (flag(&a, "--mc")) mc = val_int(&a, "--mc", 1, 100000);
+        else if (flag(&a, "--seed")) seed = val_u64(&a, "--seed");
         else if (flag(&a, "--rope-scaling")) {
             const char *s = val_str(&a, "--rope-scaling");
             if (!a.bad && genc_rope_scaling_parse(s, &scaling)) return usage_error("--rope-scaling: %s", genc_error());
@@ -69,19 +76,22 @@ int cmd_eval(int argc, char **argv) {
         return runtime_error("%s", genc_error());
     }
     genc_lm_eval_result r;
-    int rc = genc_lm_eval_tokens(&lm, corpus.tokens, corpus.n_tokens, seq, batch, &r);
+    int rc = genc_lm_eval_elbo(&lm, corpus.tokens, corpus.n_tokens, seq, batch, mc, seed, &r);
     if (rc) {
         genc_corpus_free(&corpus);
         genc_lm_free(&lm);
         return runtime_error("%s", genc_error());
     }
-    printf("%s: %.4f bits per character on %s%s (%lld bytes, seq %d, step %lld, %.1f s)\n", dir, r.bpc, path,
-           data ? "" : " (held-out split)", (long long)r.bytes, seq, (long long)lm.step, r.seconds);
+    char bound[64] = "";
+    if (r.mc > 0) snprintf(bound, sizeof bound, " ± %.4f (ELBO bound, %d samples/window)", r.bpc_stderr, r.mc);
+    printf("%s: %.4f%s bits per character on %s%s (%s, %lld bytes, seq %d, step %lld, %.1f s)\n", dir, r.bpc, bound,
+           path, data ? "" : " (held-out split)", genc_objective_name(lm.train.objective), (long long)r.bytes, seq,
+           (long long)lm.step, r.seconds);
     if (json)
-        printf("{\"bpc\": %.6f, \"nats\": %.3f, \"tokens\": %lld, \"bytes\": %lld, \"seconds\": %.3f, "
-               "\"seq\": %d, \"step\": %lld, \"objective\": \"%s\"}\n",
-               r.bpc, r.nats, (long long)r.tokens, (long long)r.bytes, r.seconds, seq, (long long)lm.step,
-               genc_objective_name(lm.train.objective));
+        printf("{\"bpc\": %.6f, \"bpc_stderr\": %.6f, \"mc\": %d, \"nats\": %.3f, \"tokens\": %lld, "
+               "\"bytes\": %lld, \"seconds\": %.3f, \"seq\": %d, \"step\": %lld, \"objective\": \"%s\"}\n",
+               r.bpc, r.bpc_stderr, r.mc, r.nats, (long long)r.tokens, (long long)r.bytes, r.seconds, seq,
+               (long long)lm.step, genc_objective_name(lm.train.objective));
     genc_corpus_free(&corpus);
     genc_lm_free(&lm);
     return 0;

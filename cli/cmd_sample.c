@@ -20,7 +20,16 @@ static const char *HELP =
     "  --top-k K          keep only the K most likely bytes (default 0: off)\n"
     "  --top-p P          nucleus sampling: smallest set with mass >= P (default 1: off)\n"
     "  --seed S           sampling seed (default 1)\n"
-    "  --no-stop          keep going past the end-of-document token\n";
+    "  --no-stop          keep going past the end-of-document token\n"
+    "\n"
+    "diffusion models (mdlm, llada, bd3, sedd-*):\n"
+    "  --steps N          denoising steps (default: --len, one token per step)\n"
+    "  --block N          semi-autoregressive blocks of N tokens, left to right (default:\n"
+    "                     the whole length; bd3: the model's block size)\n"
+    "  --remask R         low-confidence (default) or random: which predictions to commit\n"
+    "  --cfg W            classifier-free guidance weight with --prompt (default 0: off)\n"
+    "  --sampler S        llada (default for masked models), ddpm-cache, first-hitting,\n"
+    "                     euler, tau-leaping (default for SEDD)\n";
 
 int cmd_sample(int argc, char **argv) {
     if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
@@ -29,7 +38,7 @@ int cmd_sample(int argc, char **argv) {
     }
     if (argc < 1 || argv[0][0] == '-') return usage_error("sample needs a run folder or checkpoint: genc sample DIR (see --help)");
     const char *dir = argv[0];
-    genc_lm_sample_opts o = {200, 1, 0.8f, 0, 1.0f, 1, 1};
+    genc_lm_sample_opts o = {200, 1, 0.8f, 0, 1.0f, 1, 1, 0, 0, GENC_REMASK_LOW_CONFIDENCE, 0.f, GENC_SAMPLER_DEFAULT};
     const char *prompt = "";
     args a = {argc, 1, argv, 0};
     while (a.i < a.argc && !a.bad) {
@@ -42,11 +51,28 @@ int cmd_sample(int argc, char **argv) {
         else if (flag(&a, "--top-p")) o.top_p = (float)val_num(&a, "--top-p", 1e-6, 1);
         else if (flag(&a, "--seed")) o.seed = val_u64(&a, "--seed");
         else if (flag(&a, "--no-stop")) o.stop_at_eos = 0;
+        else if (flag(&a, "--steps")) o.steps = val_int(&a, "--steps", 1, 1 << 20);
+        else if (flag(&a, "--block")) o.block = val_int(&a, "--block", 1, 1 << 20);
+        else if (flag(&a, "--cfg")) o.cfg = (float)val_num(&a, "--cfg", 0, 100);
+        else if (flag(&a, "--remask")) {
+            const char *s = val_str(&a, "--remask");
+            if (a.bad) break;
+            if (strcmp(s, "low-confidence") == 0) o.remask = GENC_REMASK_LOW_CONFIDENCE;
+            else if (strcmp(s, "random") == 0) o.remask = GENC_REMASK_RANDOM;
+            else return usage_error("--remask expects low-confidence or random, got '%s'", s);
+        } else if (flag(&a, "--sampler")) {
+            const char *s = val_str(&a, "--sampler");
+            if (!a.bad && genc_sampler_parse(s, &o.sampler)) return usage_error("--sampler: %s", genc_error());
+        }
         else return usage_error("unknown flag '%s' for sample (see genc sample --help)", a.argv[a.i]);
     }
     if (a.bad) return EXIT_USAGE;
     genc_lm lm;
     if (genc_lm_load(dir, &lm, 0)) return runtime_error("%s", genc_error());
+    if (genc_lm_sample_validate(&lm, prompt, &o)) {
+        genc_lm_free(&lm);
+        return usage_error("%s", genc_error());
+    }
     int32_t **out = calloc((size_t)o.n, sizeof *out);
     int *n_out = calloc((size_t)o.n, sizeof *n_out);
     if (!out || !n_out || genc_lm_sample(&lm, prompt, &o, out, n_out)) {

@@ -29,7 +29,12 @@ static const char *HELP =
     "  --threads N          threads (default: all cores)\n"
     "\n"
     "model:\n"
-    "  --objective ar       training objective (ar: next-byte prediction)\n"
+    "  --objective O        ar (next-byte prediction, default), mdlm, llada (masked\n"
+    "                       diffusion), bd3 (block diffusion), sedd-absorb, sedd-uniform\n"
+    "                       (score-entropy diffusion); see docs/language-models.md\n"
+    "  --block N            bd3 block size (default 4; must divide --seq)\n"
+    "  --clip-schedule LO,HI  diffusion: train on noise levels t ~ U[LO, HI] (BD3's clipped\n"
+    "                       schedules, e.g. 0.5,1 for block 4); evaluation uses the full range\n"
     "  --layers N           transformer blocks (default 4)\n"
     "  --dim D              model width (default 256)\n"
     "  --heads H            attention heads (default 4; must divide --dim)\n"
@@ -100,6 +105,17 @@ int cmd_train(int argc, char **argv) {
         else if (flag(&a, "--threads")) threads = val_int(&a, "--threads", 1, 1024);
         else if (flag(&a, "--objective")) {
             if (genc_objective_parse(val_str(&a, "--objective"), &tc.objective) && !a.bad) return usage_error("%s", genc_error());
+        } else if (flag(&a, "--block")) tc.block = val_int(&a, "--block", 1, 65536);
+        else if (flag(&a, "--clip-schedule")) {
+            s = val_str(&a, "--clip-schedule");
+            if (a.bad) break;
+            char *end;
+            double lo = strtod(s, &end), hi = -1;
+            if (*end == ',') hi = strtod(end + 1, &end);
+            if (*end || !(lo >= 0 && lo < hi && hi <= 1))
+                return usage_error("--clip-schedule expects LO,HI with 0 <= LO < HI <= 1, got '%s'", s);
+            tc.t_lo = (float)lo;
+            tc.t_hi = (float)hi;
         } else if (flag(&a, "--layers")) cfg.layers = val_int(&a, "--layers", 1, 256);
         else if (flag(&a, "--dim")) cfg.dim = val_int(&a, "--dim", 2, 16384);
         else if (flag(&a, "--heads")) cfg.heads = val_int(&a, "--heads", 1, 1024);

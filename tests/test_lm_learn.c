@@ -55,7 +55,7 @@ int main(void) {
     for (int s = 0; s < steps; s++) {
         genc_ctx_reset(c);
         genc_corpus_batch(&tr, &data, B, T, x, y);
-        genc_tensor *loss = genc_lm_loss(c, &lm, x, y, B, T);
+        genc_tensor *loss = genc_lm_loss(c, &lm, x, y, B, T, NULL);
         if (s == 0) first = loss->data[0];
         last = loss->data[0];
         genc_backward(c, loss);

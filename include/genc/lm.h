@@ -1,6 +1,7 @@
-/* genc language models over the shared transformer backbone.
- * Objective "ar" (autoregressive, next-byte cross-entropy); the diffusion objectives build on
- * the same files. */
+/* genc language models over the shared transformer backbone: autoregressive (ar), masked
+ * diffusion (mdlm, llada), block diffusion (bd3) and score-entropy diffusion (sedd-absorb,
+ * sedd-uniform), all on the same byte tokens and compared in one unit (bits per character).
+ * Math and conventions: spec/discrete-diffusion.md. */
 #ifndef GENC_LM_H
 #define GENC_LM_H
 
@@ -11,9 +12,19 @@
 extern "C" {
 #endif
 
-typedef enum genc_lm_objective { GENC_OBJ_AR = 0 } genc_lm_objective;
+typedef enum genc_lm_objective {
+    GENC_OBJ_AR = 0,
+    GENC_OBJ_MDLM,          /* masked diffusion, log-linear schedule, weight 1/t */
+    GENC_OBJ_LLADA,         /* masked diffusion, p = (1−ε)t + ε, weight 1/p */
+    GENC_OBJ_BD3,           /* block diffusion: AR over blocks, masked diffusion inside */
+    GENC_OBJ_SEDD_ABSORB,   /* score entropy, absorbing transitions */
+    GENC_OBJ_SEDD_UNIFORM,  /* score entropy, uniform transitions */
+    GENC_OBJ_COUNT
+} genc_lm_objective;
 const char *genc_objective_name(genc_lm_objective o);
 int genc_objective_parse(const char *s, genc_lm_objective *o);
+/* 1 for every objective but ar: bidirectional attention, Monte-Carlo ELBO evaluation. */
+int genc_objective_is_diffusion(genc_lm_objective o);
 
 /* Everything a run needs besides the architecture. Saved in the checkpoint as JSON ("train"). */
 typedef struct genc_lm_train_cfg {
@@ -25,6 +36,9 @@ typedef struct genc_lm_train_cfg {
     int64_t warmup;
     genc_lr_kind schedule;
     uint64_t seed;
+    int block;                /* bd3 block size (default 4) */
+    float t_lo, t_hi;         /* training noise levels t ~ U[t_lo, t_hi] (--clip-schedule);
+                                 default [0, 1] i.e. the full range; evaluation always uses it */
 } genc_lm_train_cfg;
 
 void genc_lm_train_cfg_default(genc_lm_train_cfg *t);
@@ -39,6 +53,7 @@ typedef struct genc_lm {
     int64_t step;
     genc_rng data_rng;        /* the data position: windows are drawn from it */
     genc_rng drop_rng;        /* dropout stream */
+    genc_rng noise_rng;       /* diffusion noise (t and masks) stream */
 } genc_lm;
 
 /* A checkpoint path from a run folder or file: DIR → DIR/model.safetensors. */
@@ -72,12 +87,28 @@ typedef struct genc_lm_run_opts {
  * except tc->steps which may be raised). Writes out_dir/model.safetensors and metrics.csv. */
 int genc_lm_train(const genc_tf_config *cfg, const genc_lm_train_cfg *tc, const genc_lm_run_opts *run);
 
-/* One training loss for a batch x,y [B·T] (objective "ar": mean next-token cross-entropy). */
-genc_tensor *genc_lm_loss(genc_ctx *c, genc_lm *lm, const int32_t *x, const int32_t *y, int B, int T);
+/* One training loss for a batch: x,y [B·T] are the window and its next-token shift.
+ * ar: mean next-token cross-entropy. Diffusion objectives model the window x itself (y is not
+ * used) and draw their noise from r. Every loss is normalised by the B·T real positions. */
+genc_tensor *genc_lm_loss(genc_ctx *c, genc_lm *lm, const int32_t *x, const int32_t *y, int B, int T,
+                          genc_rng *r);
+
+/* ---------------------------------------------------------------- diffusion objectives
+ * One file per family. Each gives the training loss on clean windows x0 [B·T] and one
+ * Monte-Carlo sample of the negative ELBO (nats) of each window, nelbo[B] (full noise range,
+ * no clipping), both drawing their noise from r. */
+genc_tensor *genc_mdlm_loss(genc_ctx *c, genc_lm *lm, const int32_t *x0, int B, int T, genc_rng *r);
+void genc_mdlm_nelbo(genc_ctx *c, genc_lm *lm, const int32_t *x0, int B, int T, genc_rng *r, double *nelbo);
+genc_tensor *genc_bd3_loss(genc_ctx *c, genc_lm *lm, const int32_t *x0, int B, int T, genc_rng *r);
+void genc_bd3_nelbo(genc_ctx *c, genc_lm *lm, const int32_t *x0, int B, int T, genc_rng *r, double *nelbo);
+genc_tensor *genc_sedd_loss(genc_ctx *c, genc_lm *lm, const int32_t *x0, int B, int T, genc_rng *r);
+void genc_sedd_nelbo(genc_ctx *c, genc_lm *lm, const int32_t *x0, int B, int T, genc_rng *r, double *nelbo);
 
 /* ---------------------------------------------------------------- evaluation (eval.c) */
 typedef struct genc_lm_eval_result {
     double bpc;               /* bits per character (byte) */
+    double bpc_stderr;        /* standard error of the Monte-Carlo estimate (0 for ar) */
+    int mc;                   /* Monte-Carlo samples per window (diffusion) */
     double nats;              /* total negative log-likelihood */
     int64_t tokens;           /* predicted tokens */
     int64_t bytes;            /* predicted byte tokens: the bpc denominator */
@@ -90,8 +121,23 @@ typedef struct genc_lm_eval_result {
  * paid for, but only bytes count as characters). */
 int genc_lm_eval_tokens(genc_lm *lm, const int32_t *tokens, int64_t n, int T, int batch,
                         genc_lm_eval_result *r);
+/* Diffusion objectives: windows of T tokens with stride T (each token in one window), the
+ * negative ELBO of each window estimated with mc Monte-Carlo samples (seeded), bpc = Σ nelbo /
+ * (ln 2 · byte tokens), with its standard error. ar: same as genc_lm_eval_tokens. */
+int genc_lm_eval_elbo(genc_lm *lm, const int32_t *tokens, int64_t n, int T, int batch, int mc,
+                      uint64_t seed, genc_lm_eval_result *r);
 
 /* ---------------------------------------------------------------- sampling (sample.c) */
+typedef enum genc_remask { GENC_REMASK_LOW_CONFIDENCE = 0, GENC_REMASK_RANDOM } genc_remask;
+typedef enum genc_dsampler {
+    GENC_SAMPLER_DEFAULT = 0, /* ar: KV cache; mdlm/llada/bd3: llada; sedd: tau-leaping */
+    GENC_SAMPLER_LLADA,       /* commit the top-k confident predictions per step */
+    GENC_SAMPLER_DDPM_CACHE,  /* MDLM ancestral sampler, network output reused while unchanged */
+    GENC_SAMPLER_FIRST_HITTING, /* unmask one uniformly chosen position per step */
+    GENC_SAMPLER_EULER,       /* SEDD Euler step of the reverse CTMC */
+    GENC_SAMPLER_TAU_LEAPING, /* SEDD Tweedie tau-leaping */
+} genc_dsampler;
+
 typedef struct genc_lm_sample_opts {
     int len;                  /* new tokens per sample */
     int n;                    /* samples */
@@ -100,7 +146,23 @@ typedef struct genc_lm_sample_opts {
     float top_p;              /* 1 → off */
     uint64_t seed;
     int stop_at_eos;
+    /* diffusion samplers */
+    int steps;                /* denoising steps (0 → len) */
+    int block;                /* semi-autoregressive block length (0 → len; bd3: model block) */
+    genc_remask remask;
+    float cfg;                /* classifier-free guidance weight w (0 → off), needs a prompt */
+    genc_dsampler sampler;
 } genc_lm_sample_opts;
+
+const char *genc_sampler_name(genc_dsampler s);
+int genc_sampler_parse(const char *s, genc_dsampler *out);
+/* Check sampler options against the model (lengths divisible by blocks, steps by blocks,
+ * sampler applicable to the objective). GENC_ERR with a message saying what to change. */
+int genc_lm_sample_validate(const genc_lm *lm, const char *prompt, const genc_lm_sample_opts *o);
+/* Per-objective samplers behind genc_lm_sample (same contract). */
+int genc_mdlm_sample(genc_lm *lm, const char *prompt, const genc_lm_sample_opts *o, int32_t **out, int *n_out);
+int genc_bd3_sample(genc_lm *lm, const char *prompt, const genc_lm_sample_opts *o, int32_t **out, int *n_out);
+int genc_sedd_sample(genc_lm *lm, const char *prompt, const genc_lm_sample_opts *o, int32_t **out, int *n_out);
 
 /* Generate continuations of prompt (bytes) with a KV cache. out[i] receives n_out[i] tokens
  * (caller frees out[i]). */

@@ -69,6 +69,9 @@ void genc_rope_inv_freq(const genc_rope_cfg *rc, int d, int cur_len, float *inv_
 /* Per-token tables cos/sin [T, d/2] for positions pos[t] (or offset + t when pos is NULL). */
 void genc_rope_tables(const genc_rope_cfg *rc, int d, const int *pos, int offset, int T, int cur_len,
                       float *cos, float *sin);
+/* Sinusoidal features of real-valued levels t[n] → out[n, dim] (DDPM's timestep embedding:
+ * [cos(t·f_i), sin(t·f_i)], f_i = 10000^(−i/(dim/2))). */
+void genc_timestep_embedding(const float *t, int n, int dim, float *out);
 /* Sinusoidal absolute encoding [T, dim] for positions offset .. offset+T−1 (Vaswani et al.). */
 void genc_sinusoidal_table(int T, int dim, int offset, float *out);
 
@@ -102,6 +105,8 @@ typedef struct genc_tf_config {
     int tie_embeddings;    /* output head shares the token embedding */
     float dropout;
     float init_std;        /* 0.02 */
+    int time_cond;         /* 1: add an embedding of a per-sequence noise level to every token
+                              (score-entropy diffusion); the level comes from genc_tf_run.time */
 } genc_tf_config;
 
 /* Defaults for a small byte-level LM (vocab GENC_VOCAB from data.h must be set by caller). */
@@ -128,6 +133,7 @@ typedef struct genc_transformer {
     genc_tf_block *blocks;
     genc_norm_m ln_f;
     genc_linear_m head;      /* [vocab, dim], unused when tied */
+    genc_linear_m time_fc1, time_fc2; /* time_cond: sinusoidal(level) → fc1 → SiLU → fc2 */
     float *alibi_slopes;     /* [heads] */
 } genc_transformer;
 
@@ -156,6 +162,9 @@ typedef struct genc_tf_run {
     const uint8_t *key_pad;  /* optional [B, T] */
     int bidirectional;       /* override the config's causal flag (1: no causal mask) */
     genc_kv_cache *cache;    /* when set (no-grad only): append this pass's k/v, attend over all */
+    int cache_peek;          /* with a cache: attend over cache + this pass without keeping this
+                                pass's k/v (the cache length does not advance) */
+    const float *time;       /* [B] noise level per sequence (models with time_cond) */
     int return_hidden;       /* 1: return the final hidden states [B·T, dim] instead of logits */
 } genc_tf_run;
 

@@ -30,6 +30,7 @@ char *genc_tf_config_to_json(const genc_tf_config *c) {
     cJSON_AddBoolToObject(o, "tie_embeddings", c->tie_embeddings);
     cJSON_AddNumberToObject(o, "dropout", c->dropout);
     cJSON_AddNumberToObject(o, "init_std", c->init_std);
+    cJSON_AddBoolToObject(o, "time_cond", c->time_cond);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;
@@ -72,7 +73,7 @@ int genc_tf_config_from_json(const char *json, genc_tf_config *c) {
         get_int(o, "mlp_hidden", &c->mlp_hidden, 0) || get_int(o, "max_pos", &c->max_pos, 0) ||
         get_int(o, "causal", &c->causal, 0) || get_int(o, "rope_trained_len", &c->rope.trained_len, 0) ||
         get_int(o, "t5_buckets", &c->t5_buckets, 0) || get_int(o, "t5_max_distance", &c->t5_max_distance, 0) ||
-        get_int(o, "bias", &c->bias, 0) || get_int(o, "tie_embeddings", &c->tie_embeddings, 0) ||
+        get_int(o, "bias", &c->bias, 0) || get_int(o, "tie_embeddings", &c->tie_embeddings, 0) || get_int(o, "time_cond", &c->time_cond, 0) ||
         get_float(o, "rope_base", &c->rope.base) || get_float(o, "rope_factor", &c->rope.factor) ||
         get_float(o, "norm_eps", &c->norm_eps) || get_float(o, "dropout", &c->dropout) ||
         get_float(o, "init_std", &c->init_std))

@@ -93,3 +93,15 @@ void genc_sinusoidal_table(int T, int dim, int offset, float *out) {
             out[t * dim + 2 * i + 1] = (float)cos(a);
         }
 }
+
+void genc_timestep_embedding(const float *t, int n, int dim, float *out) {
+    int half = dim / 2;
+    for (int r = 0; r < n; r++) {
+        for (int i = 0; i < half; i++) {
+            double a = (double)t[r] * exp(-log(10000.0) * i / half);
+            out[(size_t)r * dim + i] = (float)cos(a);
+            out[(size_t)r * dim + half + i] = (float)sin(a);
+        }
+        if (dim % 2) out[(size_t)r * dim + dim - 1] = 0.f;
+    }
+}

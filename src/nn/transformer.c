@@ -112,6 +112,10 @@ int genc_transformer_init(genc_transformer *m, const genc_tf_config *cfg, uint64
     }
     genc_norm_m_init(&m->ln_f, ps, "ln_f", D, cfg->norm_rms, cfg->norm_eps);
     if (!cfg->tie_embeddings) genc_linear_m_init(&m->head, ps, "head", D, cfg->vocab, 0, &r, std);
+    if (cfg->time_cond) {
+        genc_linear_m_init(&m->time_fc1, ps, "time_emb.fc1", D, D, 1, &r, std);
+        genc_linear_m_init(&m->time_fc2, ps, "time_emb.fc2", D, D, 1, &r, std);
+    }
     if (cfg->pos == GENC_POS_ALIBI) {
         m->alibi_slopes = malloc(sizeof(float) * (size_t)cfg->heads);
         if (!m->alibi_slopes) return genc_set_error("out of memory");
@@ -225,6 +229,17 @@ genc_tensor *genc_transformer_forward(genc_ctx *c, genc_transformer *m, const in
         }
         x = genc_reshape(c, genc_add(c, genc_reshape(c, x, 3, (int[]){B, T, D}), pe), 2, (int[]){B * T, D});
     }
+    if (cfg->time_cond) {
+        /* per-sequence level → [B, D] vector, added to each of that sequence's tokens (the
+         * gather through genc_embedding broadcasts it over T with a scatter-add backward) */
+        GENC_ASSERT(run->time, "this model needs a noise level per sequence (genc_tf_run.time)");
+        genc_tensor *f = genc_new2(c, B, D);
+        genc_timestep_embedding(run->time, B, D, f->data);
+        genc_tensor *h = genc_linear_m_fwd(c, &m->time_fc2, genc_silu(c, genc_linear_m_fwd(c, &m->time_fc1, f)));
+        int32_t *rows = genc_scratch(c, sizeof(int32_t) * (size_t)B * T);
+        for (int i = 0; i < B * T; i++) rows[i] = i / T;
+        x = genc_add(c, x, genc_embedding(c, h, rows, B * T));
+    }
     x = genc_dropout(c, x, cfg->dropout);
 
     float *cos_t = NULL, *sin_t = NULL;
@@ -272,7 +287,7 @@ genc_tensor *genc_transformer_forward(genc_ctx *c, genc_transformer *m, const in
         h = genc_linear_m_fwd(c, &bl->fc2, h);
         x = genc_add(c, x, genc_dropout(c, h, cfg->dropout));
     }
-    if (kv) kv->len += T;
+    if (kv && !run->cache_peek) kv->len += T;
     x = genc_norm_m_fwd(c, &m->ln_f, x);
     if (run->return_hidden) return x;
     return genc_transformer_logits(c, m, x);

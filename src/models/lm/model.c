@@ -10,15 +10,17 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static const char *OBJ_NAMES[] = {"ar"};
+static const char *OBJ_NAMES[GENC_OBJ_COUNT] = {"ar", "mdlm", "llada", "bd3", "sedd-absorb", "sedd-uniform"};
 
-const char *genc_objective_name(genc_lm_objective o) { return (unsigned)o < 1 ? OBJ_NAMES[o] : "?"; }
+const char *genc_objective_name(genc_lm_objective o) { return (unsigned)o < GENC_OBJ_COUNT ? OBJ_NAMES[o] : "?"; }
 
 int genc_objective_parse(const char *s, genc_lm_objective *o) {
-    for (int i = 0; i < 1; i++)
+    for (int i = 0; i < GENC_OBJ_COUNT; i++)
         if (strcmp(s, OBJ_NAMES[i]) == 0) { *o = (genc_lm_objective)i; return GENC_OK; }
-    return genc_set_error("unknown objective '%s' (choose: ar)", s);
+    return genc_set_error("unknown objective '%s' (choose ar, mdlm, llada, bd3, sedd-absorb, sedd-uniform)", s);
 }
+
+int genc_objective_is_diffusion(genc_lm_objective o) { return o != GENC_OBJ_AR; }
 
 void genc_lm_train_cfg_default(genc_lm_train_cfg *t) {
     memset(t, 0, sizeof *t);
@@ -36,6 +38,9 @@ void genc_lm_train_cfg_default(genc_lm_train_cfg *t) {
     t->warmup = 100;
     t->schedule = GENC_LR_COSINE;
     t->seed = 1;
+    t->block = 4;
+    t->t_lo = 0.f;
+    t->t_hi = 1.f;
 }
 
 int genc_lm_train_cfg_validate(const genc_lm_train_cfg *t) {
@@ -48,6 +53,11 @@ int genc_lm_train_cfg_validate(const genc_lm_train_cfg *t) {
     if (!(t->clip >= 0)) return genc_set_error("--clip %g must be >= 0 (0 disables)", t->clip);
     if (t->warmup < 0) return genc_set_error("--warmup must be >= 0");
     if (!(t->beta1 >= 0 && t->beta1 < 1 && t->beta2 >= 0 && t->beta2 < 1)) return genc_set_error("betas must be in [0, 1)");
+    if ((unsigned)t->objective >= GENC_OBJ_COUNT) return genc_set_error("unknown objective");
+    if (t->objective == GENC_OBJ_BD3 && (t->block < 1 || t->seq % t->block))
+        return genc_set_error("--block %d must be positive and divide --seq %d", t->block, t->seq);
+    if (!(t->t_lo >= 0 && t->t_lo < t->t_hi && t->t_hi <= 1))
+        return genc_set_error("--clip-schedule %g,%g must satisfy 0 <= LO < HI <= 1", t->t_lo, t->t_hi);
     return GENC_OK;
 }
 
@@ -70,6 +80,9 @@ static char *train_to_json(const genc_lm_train_cfg *t) {
     char seed[32];
     snprintf(seed, sizeof seed, "%" PRIu64, t->seed);
     cJSON_AddStringToObject(o, "seed", seed);
+    cJSON_AddNumberToObject(o, "block", t->block);
+    cJSON_AddNumberToObject(o, "t_lo", t->t_lo);
+    cJSON_AddNumberToObject(o, "t_hi", t->t_hi);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;
@@ -89,7 +102,8 @@ static int train_from_json(const char *json, genc_lm_train_cfg *t) {
     NUM("seq", t->seq, int) NUM("batch", t->batch, int) NUM("steps", t->steps, int64_t)
     NUM("lr", t->lr, float) NUM("min_lr", t->min_lr, float) NUM("weight_decay", t->weight_decay, float)
     NUM("clip", t->clip, float) NUM("beta1", t->beta1, float) NUM("beta2", t->beta2, float)
-    NUM("eps", t->eps, float) NUM("warmup", t->warmup, int64_t)
+    NUM("eps", t->eps, float) NUM("warmup", t->warmup, int64_t) NUM("block", t->block, int)
+    NUM("t_lo", t->t_lo, float) NUM("t_hi", t->t_hi, float)
 #undef NUM
     if ((it = cJSON_GetObjectItemCaseSensitive(o, "objective")) && cJSON_IsString(it) &&
         genc_objective_parse(it->valuestring, &t->objective))
@@ -123,13 +137,14 @@ void genc_lm_checkpoint_path(const char *p, char *out, size_t cap) {
 
 int genc_lm_save(const char *path, const genc_lm *lm) {
     char *cfg = genc_tf_config_to_json(&lm->model.cfg), *tr = train_to_json(&lm->train);
-    char step[32], r1[96], r2[96];
+    char step[32], r1[96], r2[96], r3[96];
     snprintf(step, sizeof step, "%" PRId64, lm->step);
     rng_str(&lm->data_rng, r1, sizeof r1);
     rng_str(&lm->drop_rng, r2, sizeof r2);
+    rng_str(&lm->noise_rng, r3, sizeof r3);
     genc_st_kv meta[] = {
         {"format", "genc-1"}, {"family", "lm"}, {"objective", (char *)genc_objective_name(lm->train.objective)},
-        {"config", cfg}, {"train", tr}, {"step", step}, {"rng_data", r1}, {"rng_dropout", r2},
+        {"config", cfg}, {"train", tr}, {"step", step}, {"rng_data", r1}, {"rng_dropout", r2}, {"rng_noise", r3},
     };
     int rc = genc_checkpoint_save(path, &lm->model.params, lm->has_opt ? &lm->opt : NULL, meta,
                                   (int)(sizeof meta / sizeof meta[0]));
@@ -172,7 +187,8 @@ int genc_lm_load(const char *dir_or_file, genc_lm *lm, int with_opt) {
     if (*end || lm->step < 0) { genc_set_error("%s: bad step '%s'", path, step); goto done; }
     lm->opt.t = lm->step;
     if (rng_parse(genc_st_meta(&f, "rng_data"), &lm->data_rng) ||
-        rng_parse(genc_st_meta(&f, "rng_dropout"), &lm->drop_rng)) {
+        rng_parse(genc_st_meta(&f, "rng_dropout"), &lm->drop_rng) ||
+        rng_parse(genc_st_meta(&f, "rng_noise"), &lm->noise_rng)) {
         genc_wrap_error("%s", path);
         goto done;
     }

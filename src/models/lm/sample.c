@@ -56,7 +56,62 @@ int32_t genc_sample_logits(const float *logits, int V, float temperature, int to
     return last;
 }
 
+static const char *SAMPLER_NAMES[] = {"default", "llada", "ddpm-cache", "first-hitting", "euler", "tau-leaping"};
+
+const char *genc_sampler_name(genc_dsampler s) { return (unsigned)s < 6 ? SAMPLER_NAMES[s] : "?"; }
+
+int genc_sampler_parse(const char *s, genc_dsampler *out) {
+    for (int i = 1; i < 6; i++)
+        if (strcmp(s, SAMPLER_NAMES[i]) == 0) { *out = (genc_dsampler)i; return GENC_OK; }
+    return genc_set_error("unknown sampler '%s' (choose llada, ddpm-cache, first-hitting, euler, tau-leaping)", s);
+}
+
+int genc_lm_sample_validate(const genc_lm *lm, const char *prompt, const genc_lm_sample_opts *o) {
+    genc_lm_objective obj = lm->train.objective;
+    if (o->len < 1) return genc_set_error("--len must be at least 1");
+    if (o->n < 1 || o->n > 1024) return genc_set_error("--n must be in [1, 1024]");
+    if (!(o->top_p > 0 && o->top_p <= 1)) return genc_set_error("--top-p must be in (0, 1]");
+    if (!(o->temperature >= 0)) return genc_set_error("--temperature must be >= 0");
+    genc_dsampler s = o->sampler;
+    if (obj == GENC_OBJ_AR) {
+        if (s != GENC_SAMPLER_DEFAULT)
+            return genc_set_error("--sampler %s is for diffusion models; an ar model samples left to right", genc_sampler_name(s));
+        if (o->cfg != 0) return genc_set_error("--cfg is for diffusion models");
+        return GENC_OK;
+    }
+    int sedd = obj == GENC_OBJ_SEDD_ABSORB || obj == GENC_OBJ_SEDD_UNIFORM;
+    if (sedd && (s == GENC_SAMPLER_LLADA || s == GENC_SAMPLER_DDPM_CACHE || s == GENC_SAMPLER_FIRST_HITTING))
+        return genc_set_error("--sampler %s needs a masked-diffusion model; %s samples with euler or tau-leaping",
+                              genc_sampler_name(s), genc_objective_name(obj));
+    if (!sedd && (s == GENC_SAMPLER_EULER || s == GENC_SAMPLER_TAU_LEAPING))
+        return genc_set_error("--sampler %s is for SEDD models; %s samples with llada, ddpm-cache or first-hitting",
+                              genc_sampler_name(s), genc_objective_name(obj));
+    int block = o->block > 0 ? o->block : (obj == GENC_OBJ_BD3 ? lm->train.block : o->len);
+    if (o->len % block)
+        return genc_set_error("--len %d must be a multiple of --block %d", o->len, block);
+    int nblocks = o->len / block;
+    int steps = o->steps > 0 ? o->steps : o->len;
+    if (steps % nblocks)
+        return genc_set_error("--steps %d must be a multiple of the number of blocks (%d = --len %d / --block %d)",
+                              steps, nblocks, o->len, block);
+    if (steps / nblocks > block && s != GENC_SAMPLER_DDPM_CACHE && !sedd)
+        return genc_set_error("--steps %d gives %d steps per block of %d tokens; use at most one step per token",
+                              steps, steps / nblocks, block);
+    if (o->cfg != 0 && (!prompt || !prompt[0])) return genc_set_error("--cfg needs a --prompt to guide towards");
+    if (o->cfg < 0) return genc_set_error("--cfg must be >= 0");
+    return GENC_OK;
+}
+
 int genc_lm_sample(genc_lm *lm, const char *prompt, const genc_lm_sample_opts *o, int32_t **out, int *n_out) {
+    if (genc_lm_sample_validate(lm, prompt, o)) return GENC_ERR;
+    switch (lm->train.objective) {
+    case GENC_OBJ_MDLM:
+    case GENC_OBJ_LLADA: return genc_mdlm_sample(lm, prompt, o, out, n_out);
+    case GENC_OBJ_BD3: return genc_bd3_sample(lm, prompt, o, out, n_out);
+    case GENC_OBJ_SEDD_ABSORB:
+    case GENC_OBJ_SEDD_UNIFORM: return genc_sedd_sample(lm, prompt, o, out, n_out);
+    default: break;
+    }
     const genc_tf_config *cfg = &lm->model.cfg;
     int V = cfg->vocab;
     int plen = (int)strlen(prompt);

@@ -15,7 +15,16 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-genc_tensor *genc_lm_loss(genc_ctx *c, genc_lm *lm, const int32_t *x, const int32_t *y, int B, int T) {
+genc_tensor *genc_lm_loss(genc_ctx *c, genc_lm *lm, const int32_t *x, const int32_t *y, int B, int T,
+                          genc_rng *r) {
+    switch (lm->train.objective) {
+    case GENC_OBJ_MDLM:
+    case GENC_OBJ_LLADA: return genc_mdlm_loss(c, lm, x, B, T, r);
+    case GENC_OBJ_BD3: return genc_bd3_loss(c, lm, x, B, T, r);
+    case GENC_OBJ_SEDD_ABSORB:
+    case GENC_OBJ_SEDD_UNIFORM: return genc_sedd_loss(c, lm, x, B, T, r);
+    default: break;
+    }
     /* AR: mean over the B·T positions of −log p(y_t | x_≤t) */
     genc_tensor *logits = genc_transformer_forward(c, &lm->model, x, B, T, NULL);
     return genc_cross_entropy(c, logits, y, -1, 0.f, NULL, 0.f);
@@ -49,6 +58,9 @@ int genc_lm_train(const genc_tf_config *cfg, const genc_lm_train_cfg *tc, const 
         memset(&lm, 0, sizeof lm);
         if (genc_lm_train_cfg_validate(tc)) return GENC_ERR;
         genc_tf_config mc = *cfg;
+        /* diffusion objectives see the whole (noised) window; SEDD conditions on the noise level */
+        mc.causal = !genc_objective_is_diffusion(tc->objective);
+        mc.time_cond = tc->objective == GENC_OBJ_SEDD_ABSORB || tc->objective == GENC_OBJ_SEDD_UNIFORM;
         if (mc.rope.trained_len <= 0 || mc.rope.scaling == GENC_ROPE_SCALE_NONE) mc.rope.trained_len = tc->seq;
         if (mc.pos == GENC_POS_LEARNED && mc.max_pos < tc->seq)
             return genc_set_error("learned positions: table of %d is shorter than --seq %d", mc.max_pos, tc->seq);
@@ -58,6 +70,7 @@ int genc_lm_train(const genc_tf_config *cfg, const genc_lm_train_cfg *tc, const 
         lm.has_opt = 1;
         lm.data_rng = genc_rng_make(tc->seed, 1);
         lm.drop_rng = genc_rng_make(tc->seed, 2);
+        lm.noise_rng = genc_rng_make(tc->seed, 3);
     }
     const genc_lm_train_cfg *t = &lm.train;
     int B = t->batch, T = t->seq;
@@ -88,7 +101,7 @@ int genc_lm_train(const genc_tf_config *cfg, const genc_lm_train_cfg *tc, const 
         genc_ctx_reset(c);
         c->rng = lm.drop_rng;
         genc_corpus_batch(&corpus, &lm.data_rng, B, T, x, y);
-        genc_tensor *loss = genc_lm_loss(c, &lm, x, y, B, T);
+        genc_tensor *loss = genc_lm_loss(c, &lm, x, y, B, T, &lm.noise_rng);
         float lv = loss->data[0];
         if (!isfinite(lv)) {
             genc_set_error("loss became %g at step %lld; lower --lr or raise --warmup", lv, (long long)lm.step);
