@@ -18,6 +18,7 @@ static const char *USAGE =
     "  sample DIR    generate text from a trained model\n"
     "  info PATH     configuration, parameter count, step and tensors of a checkpoint\n"
     "  bench lm      time training steps of a transformer LM (tokens/s)\n"
+    "  compare lm    train AR and diffusion LMs for equal time; one table of bpc and speed\n"
     "\n"
     "Every verb takes --help. Example:\n"
     "  genc train lm --minutes 2 --out runs/demo && genc eval runs/demo && genc sample runs/demo\n";
@@ -38,5 +39,6 @@ int main(int argc, char **argv) {
     if (strcmp(verb, "sample") == 0) return cmd_sample(argc - 2, argv + 2);
     if (strcmp(verb, "info") == 0) return cmd_info(argc - 2, argv + 2);
     if (strcmp(verb, "bench") == 0) return cmd_bench(argc - 2, argv + 2);
+    if (strcmp(verb, "compare") == 0) return cmd_compare(argc - 2, argv + 2);
     return usage_error("unknown verb '%s' (try: genc --help)", verb);
 }

@@ -1,0 +1,214 @@
+/* genc compare lm: train AR, MDLM, BD3 (blocks 4 and 16) and SEDD (absorbing) at the same size
+ * for the same wall time on the same corpus, then report held-out bits per character, training
+ * throughput and sampling throughput in one table (docs/language-models.md). */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "genc/lm.h"
+
+static const char *HELP =
+    "usage: genc compare lm [--data PATH] [--minutes M] [--out DIR] [--objectives LIST]\n"
+    "                       [--dim D] [--layers N] [--heads H] [--seq T] [--batch B]\n"
+    "                       [--mc N] [--sample-len N] [--seed S]\n"
+    "\n"
+    "Train one model per objective with the same backbone and the same wall-clock budget,\n"
+    "then print held-out bits per character (exact for ar, a Monte-Carlo ELBO bound with its\n"
+    "standard error for the diffusion models), training tokens/s and sampling tokens/s.\n"
+    "\n"
+    "  --objectives LIST  comma-separated runs (default ar,mdlm,bd3:4,bd3:16,sedd-absorb);\n"
+    "                     bd3:N is block diffusion with block N (clipped schedule [0.5,1] for\n"
+    "                     N<=4, [0.3,0.8] otherwise)\n"
+    "  --minutes M        training time per objective (default 3)\n"
+    "  --out DIR          one sub-folder per run, plus compare.md and compare.json (default\n"
+    "                     runs/compare)\n"
+    "  --mc N             ELBO samples per evaluation window (default 2)\n"
+    "  --sample-len N     bytes per sample for the sampling speed (default 128; diffusion\n"
+    "                     samplers use one step per token)\n"
+    "  --eval-bytes N     evaluate on the first N held-out bytes (default 32768; 0 = all)\n"
+    "  other flags as in genc train lm (defaults d=256, 4 layers, 4 heads, T=256, batch 8)\n";
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void quiet_progress(const genc_lm_progress *p, void *user) {
+    char stats[128];
+    snprintf(stats, sizeof stats, "%s loss %.4f %.0f tok/s", (const char *)user, p->loss, p->tokens_per_s);
+    progress_show(p->step, p->total, stats, p->elapsed_s, p->eta_s);
+}
+
+static void say(const char *line, void *user) {
+    progress_end();
+    fprintf(stderr, "genc: %s\n", line);
+}
+
+typedef struct row {
+    char name[32];
+    genc_lm_eval_result ev;
+    double train_tps, sample_tps;
+    int64_t steps;
+} row;
+
+int cmd_compare(int argc, char **argv) {
+    if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
+        fputs(HELP, stdout);
+        return 0;
+    }
+    if (argc < 1 || strcmp(argv[0], "lm") != 0) return usage_error("compare needs a family: genc compare lm (see --help)");
+    genc_tf_config cfg;
+    genc_lm_train_cfg tc;
+    genc_tf_config_default(&cfg);
+    genc_lm_train_cfg_default(&tc);
+    double minutes = 3;
+    const char *out = "runs/compare", *objs = "ar,mdlm,bd3:4,bd3:16,sedd-absorb";
+    int mc = 2, slen = 128;
+    int64_t eval_bytes = 32768;
+    args a = {argc, 1, argv, 0};
+    while (a.i < a.argc && !a.bad) {
+        if (flag(&a, "--help")) { fputs(HELP, stdout); return 0; }
+        else if (flag(&a, "--data")) snprintf(tc.data, sizeof tc.data, "%s", val_str(&a, "--data"));
+        else if (flag(&a, "--minutes")) minutes = val_num(&a, "--minutes", 0.01, 1e6);
+        else if (flag(&a, "--out")) out = val_str(&a, "--out");
+        else if (flag(&a, "--objectives")) objs = val_str(&a, "--objectives");
+        else if (flag(&a, "--mc")) mc = val_int(&a, "--mc", 1, 10000);
+        else if (flag(&a, "--sample-len")) slen = val_int(&a, "--sample-len", 1, 65536);
+        else if (flag(&a, "--eval-bytes")) eval_bytes = val_i64(&a, "--eval-bytes", 0, (int64_t)1e12);
+        else if (flag(&a, "--dim")) cfg.dim = val_int(&a, "--dim", 2, 16384);
+        else if (flag(&a, "--layers")) cfg.layers = val_int(&a, "--layers", 1, 256);
+        else if (flag(&a, "--heads")) cfg.heads = val_int(&a, "--heads", 1, 1024);
+        else if (flag(&a, "--seq")) tc.seq = val_int(&a, "--seq", 2, 65536);
+        else if (flag(&a, "--batch")) tc.batch = val_int(&a, "--batch", 1, 65536);
+        else if (flag(&a, "--lr")) { tc.lr = (float)val_num(&a, "--lr", 1e-9, 9.99); tc.min_lr = tc.lr / 10; }
+        else if (flag(&a, "--seed")) tc.seed = val_u64(&a, "--seed");
+        else if (flag(&a, "--pos")) {
+            const char *s = val_str(&a, "--pos");
+            if (!a.bad && genc_pos_parse(s, &cfg.pos)) return usage_error("--pos: %s", genc_error());
+        } else return usage_error("unknown flag '%s' for compare lm (see genc compare lm --help)", a.argv[a.i]);
+    }
+    if (a.bad) return EXIT_USAGE;
+    if (genc_tf_config_validate(&cfg) || genc_lm_train_cfg_validate(&tc)) return usage_error("%s", genc_error());
+
+    /* parse the run list first so a typo fails before hours of training */
+    char list[1024];
+    snprintf(list, sizeof list, "%s", objs);
+    genc_lm_train_cfg runs[16];
+    char names[16][32];
+    int n = 0;
+    for (char *tok = strtok(list, ","); tok && n < 16; tok = strtok(NULL, ",")) {
+        genc_lm_train_cfg t = tc;
+        char base[32];
+        snprintf(base, sizeof base, "%s", tok);
+        char *colon = strchr(base, ':');
+        int block = 0;
+        if (colon) {
+            *colon = 0;
+            block = atoi(colon + 1);
+        }
+        if (genc_objective_parse(base, &t.objective)) return usage_error("--objectives: %s", genc_error());
+        if (t.objective == GENC_OBJ_BD3) {
+            t.block = block > 0 ? block : 4;
+            t.t_lo = t.block <= 4 ? 0.5f : 0.3f;
+            t.t_hi = t.block <= 4 ? 1.0f : 0.8f;
+        } else if (colon) return usage_error("--objectives: only bd3 takes a block size ('%s')", tok);
+        t.steps = (int64_t)1e12;
+        if (genc_lm_train_cfg_validate(&t)) return usage_error("--objectives %s: %s", tok, genc_error());
+        runs[n] = t;
+        snprintf(names[n], sizeof names[n], "%.31s", tok);
+        n++;
+    }
+    if (n == 0) return usage_error("--objectives is empty");
+    if (genc_mkdirs(out)) return runtime_error("%s", genc_error());
+
+    genc_corpus test;
+    const char *data = tc.data[0] ? tc.data : GENC_DEFAULT_CORPUS;
+    if (genc_corpus_load(data, GENC_SPLIT_TEST, (int64_t)tc.seq + 2, &test)) return runtime_error("%s", genc_error());
+    int64_t ntok = test.n_tokens;
+    if (eval_bytes > 0 && eval_bytes < ntok) ntok = eval_bytes;
+
+    row rows[16];
+    memset(rows, 0, sizeof rows);
+    for (int i = 0; i < n; i++) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/%s", out, names[i]);
+        for (char *p = dir + strlen(out); *p; p++)
+            if (*p == ':') *p = '-';
+        fprintf(stderr, "genc: compare: training %s for %.1f minutes into %s\n", names[i], minutes, dir);
+        genc_lm_run_opts ro = {0};
+        ro.out_dir = dir;
+        ro.minutes = minutes;
+        ro.progress = quiet_progress;
+        ro.message = say;
+        ro.user = names[i];
+        if (genc_lm_train(&cfg, &runs[i], &ro)) { progress_end(); genc_corpus_free(&test); return runtime_error("%s: %s", names[i], genc_error()); }
+        progress_end();
+        genc_lm lm;
+        if (genc_lm_load(dir, &lm, 0)) { genc_corpus_free(&test); return runtime_error("%s", genc_error()); }
+        snprintf(rows[i].name, sizeof rows[i].name, "%s", names[i]);
+        rows[i].steps = lm.step;
+        /* training throughput from the run's own log: the last row's tokens/s */
+        char mpath[4200];
+        snprintf(mpath, sizeof mpath, "%s/metrics.csv", dir);
+        FILE *mf = fopen(mpath, "r");
+        char line[512];
+        if (mf) {
+            while (fgets(line, sizeof line, mf)) {
+                double s, l, lr, g, tps, el;
+                if (sscanf(line, "%lf,%lf,%lf,%lf,%lf,%lf", &s, &l, &lr, &g, &tps, &el) == 6) rows[i].train_tps = tps;
+            }
+            fclose(mf);
+        }
+        if (genc_lm_eval_elbo(&lm, test.tokens, ntok, tc.seq, 8, mc, 1, &rows[i].ev)) {
+            genc_lm_free(&lm);
+            genc_corpus_free(&test);
+            return runtime_error("%s: %s", names[i], genc_error());
+        }
+        genc_lm_sample_opts so = {slen, 4, 1.0f, 0, 1.0f, 1, 0, slen, 0, GENC_REMASK_LOW_CONFIDENCE, 0.f, GENC_SAMPLER_DEFAULT};
+        int32_t *outs[4];
+        int nouts[4];
+        double t0 = now_s();
+        if (genc_lm_sample(&lm, "", &so, outs, nouts)) {
+            genc_lm_free(&lm);
+            genc_corpus_free(&test);
+            return runtime_error("%s: sampling: %s", names[i], genc_error());
+        }
+        rows[i].sample_tps = 4.0 * slen / (now_s() - t0);
+        for (int k = 0; k < 4; k++) free(outs[k]);
+        fprintf(stderr, "genc: compare: %s: %.4f bpc, %.0f train tok/s, %.0f sample tok/s\n", names[i], rows[i].ev.bpc,
+                rows[i].train_tps, rows[i].sample_tps);
+        genc_lm_free(&lm);
+    }
+    genc_corpus_free(&test);
+
+    char md[8192];
+    size_t o = 0;
+    o += (size_t)snprintf(md + o, sizeof md - o,
+                          "| objective | held-out bpc | ± (MC s.e.) | steps | train tokens/s | sample tokens/s |\n"
+                          "|---|---|---|---|---|---|\n");
+    for (int i = 0; i < n && o < sizeof md; i++)
+        o += (size_t)snprintf(md + o, sizeof md - o, "| %s | %.4f | %s%.4f | %lld | %.0f | %.0f |\n", rows[i].name,
+                              rows[i].ev.bpc, rows[i].ev.mc ? "" : "exact ", rows[i].ev.bpc_stderr,
+                              (long long)rows[i].steps, rows[i].train_tps, rows[i].sample_tps);
+    fputs(md, stdout);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/compare.md", out);
+    if (genc_write_file_atomic(path, md, strlen(md))) return runtime_error("%s", genc_error());
+    char js[8192];
+    o = 0;
+    o += (size_t)snprintf(js + o, sizeof js - o, "[");
+    for (int i = 0; i < n && o < sizeof js; i++)
+        o += (size_t)snprintf(js + o, sizeof js - o,
+                              "%s{\"objective\": \"%s\", \"bpc\": %.6f, \"bpc_stderr\": %.6f, \"mc\": %d, \"steps\": %lld, "
+                              "\"train_tokens_per_s\": %.1f, \"sample_tokens_per_s\": %.1f}",
+                              i ? ", " : "", rows[i].name, rows[i].ev.bpc, rows[i].ev.bpc_stderr, rows[i].ev.mc,
+                              (long long)rows[i].steps, rows[i].train_tps, rows[i].sample_tps);
+    o += (size_t)snprintf(js + o, sizeof js - o, "]\n");
+    snprintf(path, sizeof path, "%s/compare.json", out);
+    if (genc_write_file_atomic(path, js, strlen(js))) return runtime_error("%s", genc_error());
+    return 0;
+}
