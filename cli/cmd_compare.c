@@ -149,7 +149,7 @@ int cmd_compare(int argc, char **argv) {
         progress_end();
         genc_lm lm;
         if (genc_lm_load(dir, &lm, 0)) { genc_corpus_free(&test); return runtime_error("%s", genc_error()); }
-        snprintf(rows[i].name, sizeof rows[i].name, "%s", names[i]);
+        snprintf(rows[i].name, sizeof rows[i].name, "%.31s", names[i]);
         rows[i].steps = lm.step;
         /* training throughput from the run's own log: the last row's tokens/s */
         char mpath[4200];
