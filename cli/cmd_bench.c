@@ -18,12 +18,6 @@ static const char *HELP =
     "3 warm-up steps then 10 timed steps. With --json the last line is\n"
     "{\"tokens_per_s\", \"ms_per_step\", ...}.\n";
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 int cmd_bench(int argc, char **argv) {
     if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
         fputs(HELP, stdout);
@@ -75,18 +69,18 @@ int cmd_bench(int argc, char **argv) {
     }
     double t0 = 0, fwd = 0, bwd = 0;
     for (int s = 0; s < warm + steps; s++) {
-        if (s == warm) t0 = now_s();
-        double ta = now_s();
+        if (s == warm) t0 = genc_time_s();
+        double ta = genc_time_s();
         genc_ctx_reset(c);
         genc_tensor *loss = genc_lm_loss(c, &lm, x, y, B, T, NULL);
-        double tb = now_s();
+        double tb = genc_time_s();
         genc_backward(c, loss);
         genc_clip_grad_norm(&lm.model.params, 1.0f);
         genc_adamw_step(&lm.opt, 1e-4f);
         genc_params_zero_grad(&lm.model.params);
-        if (s >= warm) { fwd += tb - ta; bwd += now_s() - tb; }
+        if (s >= warm) { fwd += tb - ta; bwd += genc_time_s() - tb; }
     }
-    double el = now_s() - t0;
+    double el = genc_time_s() - t0;
     double tps = (double)steps * B * T / el;
     printf("genc: %lld params, d=%d L=%d H=%d T=%d B=%d pos=%s threads=%d: %.1f ms/step "
            "(forward %.1f, backward+adamw %.1f), %.0f tokens/s\n",

@@ -31,12 +31,6 @@ static const char *HELP =
     "  --eval-bytes N     evaluate on the first N held-out bytes (default 32768; 0 = all)\n"
     "  other flags as in genc train lm (defaults d=256, 4 layers, 4 heads, T=256, batch 8)\n";
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void quiet_progress(const genc_lm_progress *p, void *user) {
     char stats[128];
     snprintf(stats, sizeof stats, "%s loss %.4f %.0f tok/s", (const char *)user, p->loss, p->tokens_per_s);
@@ -171,13 +165,13 @@ int cmd_compare(int argc, char **argv) {
         genc_lm_sample_opts so = {slen, 4, 1.0f, 0, 1.0f, 1, 0, slen, 0, GENC_REMASK_LOW_CONFIDENCE, 0.f, GENC_SAMPLER_DEFAULT};
         int32_t *outs[4];
         int nouts[4];
-        double t0 = now_s();
+        double t0 = genc_time_s();
         if (genc_lm_sample(&lm, "", &so, outs, nouts)) {
             genc_lm_free(&lm);
             genc_corpus_free(&test);
             return runtime_error("%s: sampling: %s", names[i], genc_error());
         }
-        rows[i].sample_tps = 4.0 * slen / (now_s() - t0);
+        rows[i].sample_tps = 4.0 * slen / (genc_time_s() - t0);
         for (int k = 0; k < 4; k++) free(outs[k]);
         fprintf(stderr, "genc: compare: %s: %.4f bpc, %.0f train tok/s, %.0f sample tok/s\n", names[i], rows[i].ev.bpc,
                 rows[i].train_tps, rows[i].sample_tps);

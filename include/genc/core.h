@@ -75,6 +75,7 @@ void genc_rng_fill_normal(genc_rng *r, float *x, int64_t n, float mean, float st
 /* ---------------------------------------------------------------- threads */
 void genc_set_threads(int n);    /* OpenMP and OpenBLAS; n <= 0 means all cores */
 int genc_get_threads(void);
+double genc_time_s(void);      /* monotonic clock, seconds */
 
 /* ---------------------------------------------------------------- BLAS kernel (blas.c)
  * OpenBLAS falls back to a slow SSE3 kernel on CPUs newer than its release. Programs call

@@ -2,6 +2,7 @@
 #include "genc/core.h"
 
 #include <omp.h>
+#include <time.h>
 
 void openblas_set_num_threads(int n);
 
@@ -12,3 +13,9 @@ void genc_set_threads(int n) {
 }
 
 int genc_get_threads(void) { return omp_get_max_threads(); }
+
+double genc_time_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

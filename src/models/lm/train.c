@@ -9,12 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 genc_tensor *genc_lm_loss(genc_ctx *c, genc_lm *lm, const int32_t *x, const int32_t *y, int B, int T,
                           genc_rng *r) {
     switch (lm->train.objective) {
@@ -93,7 +87,7 @@ int genc_lm_train(const genc_tf_config *cfg, const genc_lm_train_cfg *tc, const 
     c->training = 1;
 
     genc_lr_schedule sched = {t->schedule, t->lr, t->min_lr, t->warmup, t->steps};
-    double t0 = now_s(), last = t0, budget = run->minutes > 0 ? run->minutes * 60.0 : 0;
+    double t0 = genc_time_s(), last = t0, budget = run->minutes > 0 ? run->minutes * 60.0 : 0;
     int64_t start_step = lm.step;
     int fixed_total = !(budget > 0) || run->resume;
     double loss_ema = 0, t10 = 0;
@@ -116,7 +110,7 @@ int genc_lm_train(const genc_tf_config *cfg, const genc_lm_train_cfg *tc, const 
         lm.step++;
         loss_ema = lm.step - start_step == 1 ? lv : 0.95 * loss_ema + 0.05 * lv;
 
-        double now = now_s(), el = now - t0;
+        double now = genc_time_s(), el = now - t0;
         /* Time budget: once the speed is known, fix the schedule's length so cosine ends on time. */
         /* (speed measured from step 10 on: the first steps pay for page faults) */
         if (lm.step - start_step == 10) { t10 = el; }
@@ -147,7 +141,7 @@ int genc_lm_train(const genc_tf_config *cfg, const genc_lm_train_cfg *tc, const 
             if (genc_lm_save(path, &lm)) goto done;
         if (stop) break;
     }
-    say(run, "saved %s at step %lld (loss %.4f, %.1f s)", path, (long long)lm.step, loss_ema, now_s() - t0);
+    say(run, "saved %s at step %lld (loss %.4f, %.1f s)", path, (long long)lm.step, loss_ema, genc_time_s() - t0);
     rc = GENC_OK;
 done:
     genc_csv_close(&csv);
