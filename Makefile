@@ -27,9 +27,12 @@ demo: deps
 	$(BUILD)/genc eval $(DEMO_OUT)
 	$(BUILD)/genc sample $(DEMO_OUT) --n 3 --len 200 --prompt "The "
 
+# The whole suite twice: the optimised build, then an AddressSanitizer + UndefinedBehavior-
+# Sanitizer build (leak checks on) of the same tests.
 test: deps-test
 	$(MAKE) build
 	cd $(BUILD) && ctest --output-on-failure -j 2 --timeout 900
+	$(MAKE) asan
 
 install: build
 	cmake --install $(BUILD)
@@ -39,9 +42,9 @@ bench: deps-test
 	/usr/bin/python3 bench/bench_lm.py --genc $(BUILD)/genc
 
 asan:
-	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DGENC_SANITIZE=ON -DGENC_NATIVE=ON
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGENC_SANITIZE=ON -DGENC_NATIVE=ON
 	cmake --build build-asan -j $(JOBS)
-	cd build-asan && ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -j 2 --timeout 1800
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j 2 --timeout 1800
 
 clean:
 	rm -rf $(BUILD) build-asan
