@@ -86,6 +86,9 @@ int genc_lm_sample_validate(const genc_lm *lm, const char *prompt, const genc_lm
     if (!sedd && (s == GENC_SAMPLER_EULER || s == GENC_SAMPLER_TAU_LEAPING))
         return genc_set_error("--sampler %s is for SEDD models; %s samples with llada, ddpm-cache or first-hitting",
                               genc_sampler_name(s), genc_objective_name(obj));
+    if (obj == GENC_OBJ_BD3 && o->block > 0 && o->block != lm->train.block)
+        return genc_set_error("--block %d: a bd3 model samples in the blocks it was trained with (%d)", o->block,
+                              lm->train.block);
     int block = o->block > 0 ? o->block : (obj == GENC_OBJ_BD3 ? lm->train.block : o->len);
     if (o->len % block)
         return genc_set_error("--len %d must be a multiple of --block %d", o->len, block);
