@@ -1,11 +1,11 @@
 /* Learning test: a tiny SEDD model (64 wide, 2 layers, windows of 64, batch 16; absorbing:
  * 400 steps at lr 3e-3; uniform: 600 at 5e-3 in test_sedd_learn_uniform.c, which includes
- * this file) trained for a few seconds on the default corpus. Its held-out Monte-Carlo ELBO (an upper bound on the
- * negative log-likelihood; 4 draws per window on the first 256 held-out windows) must lie two
- * standard errors below an independent closed-form baseline: an add-one-smoothed unigram model
- * over the 258 token states fitted to the training split, scored on the same held-out tokens
- * in the same unit (nats of every token, BOS/EOS included, per byte). Even a perfect
- * context-free model would only match it; beating it needs context.
+ * this file) trained for a few seconds on the default corpus. Its held-out Monte-Carlo ELBO
+ * (an upper bound on the negative log-likelihood; 4 draws per window on the first 256
+ * held-out windows) must lie two standard errors below an independent closed-form baseline:
+ * an add-one-smoothed unigram model over the 258 token states fitted to the training split,
+ * scored on the same held-out tokens in the same unit (nats of every token, BOS/EOS included,
+ * per byte). Even a perfect context-free model would only match it; beating it needs context.
  *
  * Before training, the absorbing loss has a closed form: with outputs o ≈ 0 the log-scores are
  * log(r/N), so a masked position costs σ̄'·r·log N = log N / t and the expectation over t is
