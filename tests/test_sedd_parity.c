@@ -42,19 +42,20 @@ static void schedules(const char *g_name, genc_sedd_graph g) {
     snprintf(pre, sizeof pre, "%s.", g_name);
     int64_t n;
     float *t = get(pre, "t", &n);
-    float got[6][16];
+    float got[10][16], *u = get(pre, "u", NULL);
     for (int i = 0; i < n; i++) {
         got[0][i] = (float)genc_sedd_sigma(g, t[i]);
         got[1][i] = (float)genc_sedd_dsigma(g, t[i]);
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < 4; k++) { /* ranges [0, 1] and [0.2, 0.7]; coins 0.2 (t part), 0.8 (m part) */
             double s, w;
-            genc_sedd_mc_level(g, t[i], k ? 0.2 : 0.0, k ? 0.7 : 1.0, &s, &w);
+            genc_sedd_mc_level(g, u[i], k % 2 ? 0.8 : 0.2, k / 2 ? 0.2 : 0.0, k / 2 ? 0.7 : 1.0, &s, &w);
             got[2 + 2 * k][i] = (float)s;
             got[3 + 2 * k][i] = (float)w;
         }
     }
-    static const char *names[] = {"sigma", "dsigma", "mc0.sigma", "mc0.weight", "mc1.sigma", "mc1.weight"};
-    for (int k = 0; k < 6; k++) {
+    static const char *names[] = {"sigma", "dsigma", "mc0.t.sigma", "mc0.t.weight", "mc0.m.sigma", "mc0.m.weight",
+                                  "mc1.t.sigma", "mc1.t.weight", "mc1.m.sigma", "mc1.m.weight"};
+    for (int k = 0; k < 10; k++) {
         float *want = get(pre, names[k], NULL);
         snprintf(what, sizeof what, "%s %s", g_name, names[k]);
         close_verbose(what, got[k], want, n, 1e-7f, 1e-5f);
@@ -66,6 +67,7 @@ static void schedules(const char *g_name, genc_sedd_graph g) {
     else close_verbose(what, &mine, kl, 1, 1e-12f, 0.f);
     free(kl);
     free(t);
+    free(u);
 }
 
 static void dse(const char *g_name, genc_sedd_graph g) {

@@ -41,15 +41,28 @@ def dsigma(g, t):
     return s
 
 
-def mc_level(g, u, lo, hi):
-    """Monte-Carlo level: corruption probability m = 1 − e^{−σ̄} uniform between its values at
-    t = lo (σ̄ = 0 when lo = 0) and t = hi; weight = dσ̄/du / (hi − lo) by autograd."""
-    u = torch.as_tensor(u, dtype=D).clone().requires_grad_(True)
+MIX_T = 0.25  # probability of the t-uniform component
+
+
+def t_of_sigma(g, s):
+    return (1 - torch.exp(-s)) / (1 - EPS) if g == "absorb" else torch.log(s / SMIN) / math.log(SMAX / SMIN)
+
+
+def mc_level(g, u, coin, lo, hi):
+    """Monte-Carlo level: with probability MIX_T, t ~ U[lo, hi] on the schedule; otherwise the
+    corruption probability m = 1 − e^{−σ̄} uniform between its values at t = lo (σ̄ = 0 when
+    lo = 0) and t = hi. The weight is 1/((hi − lo)·density), the density being the derivative
+    (by autograd) of the mixture's CDF in σ̄."""
+    u = torch.as_tensor(u, dtype=D)
     s_lo = sigma(g, lo) if lo > 0 else torch.zeros((), dtype=D)
     m_lo, m_hi = 1 - torch.exp(-s_lo), 1 - torch.exp(-sigma(g, hi))
-    s = -torch.log(1 - (m_lo + u * (m_hi - m_lo)))
-    (w,) = torch.autograd.grad(s.sum(), u)
-    return s.detach(), w / (hi - lo)
+    s_t = sigma(g, lo + u * (hi - lo))
+    s_m = -torch.log(1 - (m_lo + u * (m_hi - m_lo)))
+    s = torch.where(torch.as_tensor(coin) < MIX_T, s_t, s_m).clone().requires_grad_(True)
+    cdf_m = ((1 - torch.exp(-s)) - m_lo) / (m_hi - m_lo)
+    cdf_t = ((t_of_sigma(g, s) - lo) / (hi - lo)).clamp(min=0)
+    (dens,) = torch.autograd.grad(((1 - MIX_T) * cdf_m + MIX_T * cdf_t).sum(), s)
+    return s.detach(), 1 / ((hi - lo) * dens)
 
 
 def rate_matrix(g):
@@ -141,9 +154,13 @@ for g in ("absorb", "uniform"):
     tensors[g + ".t"] = tgrid
     tensors[g + ".sigma"] = sigma(g, tgrid)
     tensors[g + ".dsigma"] = dsigma(g, tgrid)
+    ugrid = (torch.arange(11, dtype=D) + 0.5) / 11  # interior: the CDFs have kinks at the ends
+    tensors[g + ".u"] = ugrid
     for k, (lo, hi) in enumerate(((0.0, 1.0), (0.2, 0.7))):
-        s, w = mc_level(g, tgrid, lo, hi)
-        tensors[g + ".mc%d.sigma" % k], tensors[g + ".mc%d.weight" % k] = s, w
+        for coin in (0.2, 0.8):
+            s, w = mc_level(g, ugrid, coin, lo, hi)
+            key = "%s.mc%d.%s." % (g, k, "t" if coin < MIX_T else "m")
+            tensors[key + "sigma"], tensors[key + "weight"] = s, w
     tensors[g + ".prior_kl"] = torch.tensor([prior_kl(g)], dtype=D)
 
 # the loss on fixed outputs, clean and noisy tokens, levels from low to high noise

@@ -27,24 +27,41 @@ double genc_sedd_dsigma(genc_sedd_graph g, double t) {
 }
 
 /* Monte-Carlo levels. Every objective here is an integral over the level, ∫ E[DSE(σ̄)] dσ̄
- * (per unit of t: E_t[σ̄'(t)·DSE]), which does not depend on how σ̄ is parameterised; only the
- * variance of its estimate does. Draws are made uniform in the corruption probability
- * m = 1 − e^{−σ̄}, with the importance weight dσ̄/dm = 1/(1 − m):
- *  - absorbing: m = (1−ε)t is the log-linear schedule itself, so this is t ~ U[lo, hi] with
- *    weight σ̄'(t), exactly;
- *  - uniform: the geometric schedule puts most of its t where the integrand is ~0 (at a
- *    unigram-level model, 80% of the integral lies in t ∈ [0.55, 0.9] and the per-draw
- *    standard deviation is 5.4 nats/token against 1.1 with uniform m), so uniform m is an
- *    importance sampler of the same integral over the same range of levels.
- * The range is [σ̄_lo, σ̄(hi)] with σ̄_lo = σ̄(lo), except that lo = 0 means the clean data,
- * σ̄_lo = 0 (the geometric schedule starts at σ_min > 0, but a bound on −log p(x0) must
- * integrate from the data). The weight is divided by hi − lo so that a clipped range gives the
- * average over it, E_{t~U[lo,hi]}[σ̄'(t)·DSE], as with clipped MDLM/BD3 schedules. */
-void genc_sedd_mc_level(genc_sedd_graph g, double u, double lo, double hi, double *sigma, double *weight) {
+ * (per unit of t: E_t[σ̄'(t)·DSE]); it does not depend on how σ̄ is parameterised, only the
+ * variance of its estimate does. Levels are drawn from a mixture, with the importance weight
+ * 1/density:
+ *  - with probability 1 − λ, uniform in the corruption probability m = 1 − e^{−σ̄}: density
+ *    e^{−σ̄}/(m_hi − m_lo). For a unigram-level model of Zipf-like tokens the integrand is
+ *    then nearly flat (per-draw standard deviation 1.1 nats/token), whereas uniform t on the
+ *    geometric schedule puts most draws where it is ~0 (~90% of the integral lies in
+ *    t ∈ [0.5, 0.9]; standard deviation 5.4);
+ *  - with probability λ = 1/4, t ~ U[lo, hi] on the schedule: density 1/(σ̄'(t)(hi − lo)). This
+ *    keeps training at the high levels (σ̄ up to σ_max = 20) that the samplers visit, which
+ *    uniform m almost never draws (P(σ̄ > 8) = e^{−8}), and it bounds the weights, so a model
+ *    that is poor at high noise cannot hide there behind rare draws with huge weights.
+ * For absorbing both are the log-linear schedule (m = (1−ε)t), so the draw is t ~ U[lo, hi]
+ * with weight σ̄'(t), exactly as MDLM. The range is [σ̄(lo), σ̄(hi)], except that lo = 0 means
+ * the clean data: σ̄ from 0 (the geometric schedule starts at σ_min > 0, but a bound on
+ * −log p(x0) must integrate from the data; only the m component reaches [0, σ_min]).
+ * The weight is divided by hi − lo so that a clipped range gives the average over it,
+ * E_{t~U[lo,hi]}[σ̄'(t)·DSE], as with clipped MDLM/BD3 schedules. u picks the level within
+ * the component and coin the component. */
+#define MIX_T 0.25 /* λ */
+void genc_sedd_mc_level(genc_sedd_graph g, double u, double coin, double lo, double hi, double *sigma,
+                        double *weight) {
     double s_lo = lo > 0 ? genc_sedd_sigma(g, lo) : 0.0, s_hi = genc_sedd_sigma(g, hi);
-    double m_lo = -expm1(-s_lo), m_hi = -expm1(-s_hi), m = m_lo + u * (m_hi - m_lo);
-    *sigma = -log1p(-m);
-    *weight = (m_hi - m_lo) / (1.0 - m) / (hi - lo);
+    double s_tlo = genc_sedd_sigma(g, lo); /* where the t component starts */
+    double m_lo = -expm1(-s_lo), m_hi = -expm1(-s_hi), s;
+    if (coin < MIX_T) s = genc_sedd_sigma(g, lo + u * (hi - lo));
+    else s = -log1p(-(m_lo + u * (m_hi - m_lo)));
+    double dens = (1.0 - MIX_T) * exp(-s) / (m_hi - m_lo); /* over σ̄ */
+    if (s >= s_tlo) { /* t(σ̄), the schedule inverted */
+        double t = g == GENC_SEDD_ABSORB ? -expm1(-s) / (1.0 - GENC_SEDD_EPS)
+                                         : log(s / GENC_SEDD_SIGMA_MIN) / log(GENC_SEDD_SIGMA_MAX / GENC_SEDD_SIGMA_MIN);
+        dens += MIX_T / (genc_sedd_dsigma(g, t) * (hi - lo));
+    }
+    *sigma = s;
+    *weight = 1.0 / (dens * (hi - lo));
 }
 
 /* KL(p_{1|0} ‖ p_base) per position, with a = e^{−σ̄(1)} the chance that x0 survives.
@@ -202,7 +219,8 @@ genc_tensor *genc_sedd_dse(genc_ctx *c, genc_sedd_graph g, genc_tensor *out, con
 /* ---------------------------------------------------------------- loss and ELBO */
 
 /* One Monte-Carlo draw per sequence: levels antithetic across the batch (u_b = frac((u + b)/B),
- * one u per batch, as in MDLM) through genc_sedd_mc_level on [lo, hi], x_t ~ p_{t|0}(·|x0),
+ * one u per batch, as in MDLM; an independent coin per sequence for the mixture component) through
+ * genc_sedd_mc_level on [lo, hi], x_t ~ p_{t|0}(·|x0),
  * one network pass, and the weighted DSE normalised by the B·T positions. */
 static genc_tensor *dse_sample(genc_ctx *c, genc_lm *lm, const int32_t *x0, int B, int T, genc_rng *r,
                                double lo, double hi, double *per_seq) {
@@ -213,11 +231,13 @@ static genc_tensor *dse_sample(genc_ctx *c, genc_lm *lm, const int32_t *x0, int 
     float *u = genc_scratch(c, sizeof(float) * 2 * (size_t)n);
     int32_t *xt = genc_scratch(c, sizeof(int32_t) * (size_t)n), *x0c = genc_scratch(c, sizeof(int32_t) * (size_t)n);
     memcpy(x0c, x0, sizeof(int32_t) * (size_t)n); /* the op keeps x0 until backward */
+    float *coin = genc_scratch(c, sizeof(float) * (size_t)B);
     double u0 = genc_rng_uniform(r);
+    genc_rng_fill_uniform(r, coin, B);
     genc_rng_fill_uniform(r, u, 2 * (int64_t)n);
     for (int b = 0; b < B; b++) {
         double s, w;
-        genc_sedd_mc_level(g, fmod((u0 + b) / B, 1.0), lo, hi, &s, &w);
+        genc_sedd_mc_level(g, fmod((u0 + b) / B, 1.0), coin[b], lo, hi, &s, &w);
         sigma[b] = (float)s;
         weight[b] = (float)w;
         genc_sedd_corrupt(g, x0 + (size_t)b * T, T, sigma[b], u + 2 * (size_t)b * T, xt + (size_t)b * T);

@@ -16,7 +16,13 @@
  *    ℓ_y = log s_θ(x_t)_y ≈ log p_t(x_t with y here)/p_t(x_t) through ℓ_y = o[y] + c(σ̄):
  *    absorbing uses SEDD's scaling c = log r − log N, r = 1/(e^σ̄ − 1), so that an untrained
  *    network (o ≈ 0) already has Σ_y s_y = r, the exact total; uniform uses c = 0. The score of
- *    y = x_t itself is 1 by definition (never learned). */
+ *    y = x_t itself is 1 by definition (never learned).
+ *  - Monte-Carlo levels for the loss and the ELBO: a mixture of t-uniform and uniform-in-
+ *    corruption-probability draws with importance weights (genc_sedd_mc_level in sedd.c); for
+ *    absorbing this is exactly t ~ U[lo, hi] with weight σ̄'(t).
+ *  - Base distribution at t = 1: uniform over the states (uniform); (1−ε)·MASK + ε·uniform
+ *    (absorbing, so that the prior KL is finite: ε log N per position). The absorbing samplers
+ *    start from all MASK, the ε → 0 limit. */
 #ifndef GENC_LM_SEDD_H
 #define GENC_LM_SEDD_H
 
@@ -39,8 +45,7 @@ typedef enum genc_sedd_step {
 
 /* 1 for the N diffusion states: bytes, BOS, EOS. */
 static inline int genc_sedd_is_state(int v) { return (v >= 0 && v < 256) || v == GENC_TOK_BOS || v == GENC_TOK_EOS; }
-/* Index of a state in 0..N−1 (bytes, then BOS, EOS) and back. */
-static inline int genc_sedd_state_index(int v) { return v < 256 ? v : v - GENC_TOK_BOS + 256; }
+/* The token of state i in 0..N−1 (bytes, then BOS, EOS). */
 static inline int genc_sedd_state_token(int i) { return i < 256 ? i : GENC_TOK_BOS + (i - 256); }
 
 genc_sedd_graph genc_sedd_graph_of(genc_lm_objective o);
@@ -48,9 +53,11 @@ genc_sedd_graph genc_sedd_graph_of(genc_lm_objective o);
 /* σ̄(t) and σ(t) = σ̄'(t) of the training/sampling schedule. */
 double genc_sedd_sigma(genc_sedd_graph g, double t);
 double genc_sedd_dsigma(genc_sedd_graph g, double t);
-/* A Monte-Carlo level for u ∈ [0, 1) on the t-range [lo, hi]: sigma and the weight such that
- * E_u[weight·f(sigma)] = E_{t~U[lo,hi]}[σ̄'(t) f(σ̄(t))] (lo = 0: from σ̄ = 0). See sedd.c. */
-void genc_sedd_mc_level(genc_sedd_graph g, double u, double lo, double hi, double *sigma, double *weight);
+/* A Monte-Carlo level for u, coin ∈ [0, 1) on the t-range [lo, hi]: sigma and the weight such
+ * that E_{u,coin}[weight·f(sigma)] = E_{t~U[lo,hi]}[σ̄'(t) f(σ̄(t))] (lo = 0: from σ̄ = 0).
+ * See sedd.c. */
+void genc_sedd_mc_level(genc_sedd_graph g, double u, double coin, double lo, double hi, double *sigma,
+                        double *weight);
 /* KL(p_{1|0}(·|x0) ‖ p_base) per position, nats (the same for every x0). */
 double genc_sedd_prior_kl(genc_sedd_graph g);
 /* c(σ̄): the log-score is the network output plus this. */
@@ -62,8 +69,8 @@ double genc_sedd_offset(genc_sedd_graph g, double sigma);
 void genc_sedd_corrupt(genc_sedd_graph g, const int32_t *x0, int n, double sigma, const float *u, int32_t *xt);
 
 /* Denoising score entropy (fused op). out[B·T, V] network outputs; x0, xt [B·T]; sigma[B] the
- * level of each sequence and weight[B] the factor that multiplies its positions (σ̄'(t) for
- * the integral over t). Returns the scalar
+ * level of each sequence and weight[B] the factor that multiplies its positions (the
+ * Monte-Carlo weight of the level, σ̄'(t) for a uniform t). Returns the scalar
  *   Σ_{b,i} weight_b · DSE(b,i) / norm,
  *   DSE = Σ_{y≠x_t} Q(x_t, y) [ s_y − r_y log s_y + K(r_y) ],  r_y = p_{t|0}(y|x0)/p_{t|0}(x_t|x0),
  * and, when per_seq is not NULL, per_seq[b] = Σ_i weight_b·DSE(b,i) (not divided by norm).

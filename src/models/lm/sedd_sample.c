@@ -1,5 +1,5 @@
 /* SEDD samplers: the reverse CTMC from t = 1 down to t = GENC_SEDD_T_END in `steps` equal
- * steps of t (Euler or Tweedie τ-leaping, SEDD §4), then one denoising step to σ̄ = 0 that
+ * steps of t (Euler or Tweedie τ-leaping, as in the SEDD paper), then one denoising step to σ̄ = 0 that
  * removes every remaining MASK and is where temperature, top-k and top-p apply.
  *
  * Canvas: [BOS | prompt | len noise tokens] (all MASK for absorbing, uniform states for
@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Reverse rates (SEDD eq. 3 in the column convention): x → y at σ(t)·Q(x, y)·s_θ(x)_y, where
+/* Reverse rates (the forward rates transposed and scaled by the concrete score, in the column
+ * convention): x → y at σ(t)·Q(x, y)·s_θ(x)_y, where
  * Q(x, y) is the forward rate y → x. Over a step that lowers σ̄ by Δ:
  *  Euler:   P(y) = Δ·Q(x, y)·s_y for y ≠ x, P(x) = 1 − Σ (clamped at 0).
  *  Tweedie: P(y) ∝ [e^{−ΔQ} s]_y · e^{ΔQ}(x, y)  (exact when the scores are exact and the
@@ -80,6 +81,7 @@ static int32_t pick(const double *p, int V, double sum, float u) {
 /* Run the sampler into canvas[n · (1 + strlen(prompt) + len)] (BOS, prompt, generated). */
 int genc_sedd_sample_canvas(genc_lm *lm, const char *prompt, const genc_lm_sample_opts *o, int32_t *canvas) {
     const genc_tf_config *cfg = &lm->model.cfg;
+    if (!prompt) prompt = "";
     genc_sedd_graph g = genc_sedd_graph_of(lm->train.objective);
     if (!cfg->time_cond) return genc_set_error("this model has no noise-level input (time_cond): not a SEDD model");
     if (o->cfg != 0) return genc_set_error("--cfg is not available for SEDD models");
@@ -152,6 +154,7 @@ int genc_sedd_sample_canvas(genc_lm *lm, const char *prompt, const genc_lm_sampl
 /* genc_lm_sample for SEDD: the generated part of each canvas, cut at the first EOS when
  * o->stop_at_eos. */
 int genc_sedd_sample(genc_lm *lm, const char *prompt, const genc_lm_sample_opts *o, int32_t **out, int *n_out) {
+    if (!prompt) prompt = "";
     int B = o->n, L = o->len, total = (int)strlen(prompt) + 1 + L;
     if (L < 1 || B < 1) return genc_set_error("--len and --n must be at least 1");
     int32_t *canvas = malloc(sizeof(int32_t) * (size_t)B * total);
