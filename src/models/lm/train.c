@@ -34,6 +34,42 @@ static void say(const genc_lm_run_opts *run, const char *fmt, ...) {
     if (run->message) run->message(buf, run->user);
 }
 
+/* DIR/loss.png: the training loss (in bits per token) against the step, from metrics.csv, so a
+ * resumed run shows its whole history. A plot that cannot be drawn is not an error. */
+static void plot_loss(const char *dir, const char *objective) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    int cap = 1024, n = 0;
+    double *x = malloc(sizeof(double) * (size_t)cap), *y = malloc(sizeof(double) * (size_t)cap);
+    char line[512];
+    while (x && y && fgets(line, sizeof line, f)) {
+        double st, l;
+        if (sscanf(line, "%lf,%lf", &st, &l) != 2) continue; /* the header */
+        if (n == cap) {
+            cap *= 2;
+            double *nx = realloc(x, sizeof(double) * (size_t)cap), *ny = realloc(y, sizeof(double) * (size_t)cap);
+            if (!nx || !ny) { free(nx ? nx : x); free(ny ? ny : y); x = y = NULL; break; }
+            x = nx;
+            y = ny;
+        }
+        x[n] = st;
+        y[n++] = l / log(2.0);
+    }
+    fclose(f);
+    if (x && y && n >= 2) {
+        char title[128];
+        snprintf(title, sizeof title, "training loss (%s), bits per token", objective);
+        const double *ys[1] = {y};
+        const char *labels[1] = {"loss"};
+        snprintf(path, sizeof path, "%s/loss.png", dir);
+        genc_png_plot(path, title, x, ys, labels, 1, n, 640, 400);
+    }
+    free(x);
+    free(y);
+}
+
 int genc_lm_train(const genc_tf_config *cfg, const genc_lm_train_cfg *tc, const genc_lm_run_opts *run) {
     genc_lm lm;
     char path[4096];
@@ -141,7 +177,10 @@ int genc_lm_train(const genc_tf_config *cfg, const genc_lm_train_cfg *tc, const 
             if (genc_lm_save(path, &lm)) goto done;
         if (stop) break;
     }
-    say(run, "saved %s at step %lld (loss %.4f, %.1f s)", path, (long long)lm.step, loss_ema, genc_time_s() - t0);
+    genc_csv_close(&csv);
+    plot_loss(run->out_dir, genc_objective_name(lm.train.objective));
+    say(run, "saved %s at step %lld (loss %.4f, %.1f s); loss curve in %s/loss.png", path, (long long)lm.step,
+        loss_ema, genc_time_s() - t0, run->out_dir);
     rc = GENC_OK;
 done:
     genc_csv_close(&csv);
