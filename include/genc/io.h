@@ -78,6 +78,10 @@ typedef struct genc_st_entry {
 int genc_st_write(const char *path, const genc_st_entry *entries, int n, const genc_st_kv *meta,
                   int n_meta);
 
+/* A float as the shortest decimal that reads back to the same float, as a double for JSON
+ * ("1e-05", not 9.99999974737875e-06). */
+double genc_json_float(float f);
+
 /* Atomic write of any small file (metrics JSON, etc). */
 int genc_write_file_atomic(const char *path, const void *data, size_t size);
 /* Read a whole file (malloc'd, NUL-terminated beyond size). */

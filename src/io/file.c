@@ -102,3 +102,12 @@ int genc_mkdirs(const char *path) {
         return genc_set_error("%s: exists and is not a folder", path);
     return GENC_OK;
 }
+
+double genc_json_float(float f) {
+    char b[32];
+    for (int digits = 6; digits <= 9; digits++) { /* 9 significant digits always round-trip */
+        snprintf(b, sizeof b, "%.*g", digits, f);
+        if ((float)strtod(b, NULL) == f) break;
+    }
+    return strtod(b, NULL);
+}

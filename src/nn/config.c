@@ -3,6 +3,7 @@
 #include "genc/nn.h"
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,19 +18,19 @@ char *genc_tf_config_to_json(const genc_tf_config *c) {
     cJSON_AddNumberToObject(o, "max_pos", c->max_pos);
     cJSON_AddBoolToObject(o, "causal", c->causal);
     cJSON_AddStringToObject(o, "pos", genc_pos_name(c->pos));
-    cJSON_AddNumberToObject(o, "rope_base", c->rope.base);
+    cJSON_AddNumberToObject(o, "rope_base", genc_json_float(c->rope.base));
     cJSON_AddStringToObject(o, "rope_scaling", genc_rope_scaling_name(c->rope.scaling));
-    cJSON_AddNumberToObject(o, "rope_factor", c->rope.factor);
+    cJSON_AddNumberToObject(o, "rope_factor", genc_json_float(c->rope.factor));
     cJSON_AddNumberToObject(o, "rope_trained_len", c->rope.trained_len);
     cJSON_AddNumberToObject(o, "t5_buckets", c->t5_buckets);
     cJSON_AddNumberToObject(o, "t5_max_distance", c->t5_max_distance);
     cJSON_AddStringToObject(o, "norm", c->norm_rms ? "rms" : "layer");
-    cJSON_AddNumberToObject(o, "norm_eps", c->norm_eps);
+    cJSON_AddNumberToObject(o, "norm_eps", genc_json_float(c->norm_eps));
     cJSON_AddStringToObject(o, "mlp", genc_mlp_name(c->mlp));
     cJSON_AddBoolToObject(o, "bias", c->bias);
     cJSON_AddBoolToObject(o, "tie_embeddings", c->tie_embeddings);
-    cJSON_AddNumberToObject(o, "dropout", c->dropout);
-    cJSON_AddNumberToObject(o, "init_std", c->init_std);
+    cJSON_AddNumberToObject(o, "dropout", genc_json_float(c->dropout));
+    cJSON_AddNumberToObject(o, "init_std", genc_json_float(c->init_std));
     cJSON_AddBoolToObject(o, "time_cond", c->time_cond);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);

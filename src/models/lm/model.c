@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -68,21 +69,21 @@ static char *train_to_json(const genc_lm_train_cfg *t) {
     cJSON_AddNumberToObject(o, "seq", t->seq);
     cJSON_AddNumberToObject(o, "batch", t->batch);
     cJSON_AddNumberToObject(o, "steps", (double)t->steps);
-    cJSON_AddNumberToObject(o, "lr", t->lr);
-    cJSON_AddNumberToObject(o, "min_lr", t->min_lr);
-    cJSON_AddNumberToObject(o, "weight_decay", t->weight_decay);
-    cJSON_AddNumberToObject(o, "clip", t->clip);
-    cJSON_AddNumberToObject(o, "beta1", t->beta1);
-    cJSON_AddNumberToObject(o, "beta2", t->beta2);
-    cJSON_AddNumberToObject(o, "eps", t->eps);
+    cJSON_AddNumberToObject(o, "lr", genc_json_float(t->lr));
+    cJSON_AddNumberToObject(o, "min_lr", genc_json_float(t->min_lr));
+    cJSON_AddNumberToObject(o, "weight_decay", genc_json_float(t->weight_decay));
+    cJSON_AddNumberToObject(o, "clip", genc_json_float(t->clip));
+    cJSON_AddNumberToObject(o, "beta1", genc_json_float(t->beta1));
+    cJSON_AddNumberToObject(o, "beta2", genc_json_float(t->beta2));
+    cJSON_AddNumberToObject(o, "eps", genc_json_float(t->eps));
     cJSON_AddNumberToObject(o, "warmup", (double)t->warmup);
     cJSON_AddStringToObject(o, "schedule", t->schedule == GENC_LR_CONSTANT ? "constant" : "cosine");
     char seed[32];
     snprintf(seed, sizeof seed, "%" PRIu64, t->seed);
     cJSON_AddStringToObject(o, "seed", seed);
     cJSON_AddNumberToObject(o, "block", t->block);
-    cJSON_AddNumberToObject(o, "t_lo", t->t_lo);
-    cJSON_AddNumberToObject(o, "t_hi", t->t_hi);
+    cJSON_AddNumberToObject(o, "t_lo", genc_json_float(t->t_lo));
+    cJSON_AddNumberToObject(o, "t_hi", genc_json_float(t->t_hi));
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;
