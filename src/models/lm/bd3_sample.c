@@ -106,15 +106,7 @@ int genc_bd3_sample_ex(genc_lm *lm, const char *prompt, const genc_lm_sample_opt
                 dirty = 0;
                 forwarded = 1;
             }
-            int committed = 0;
-            for (int b = 0; b < n; b++) {
-                int32_t *x = canvas + (size_t)b * N + lo;
-                const float *lgb = comb + (size_t)b * blk * V;
-                if (d.kind == GENC_SAMPLER_DDPM_CACHE)
-                    committed += genc_denoise_ddpm(&d, x, lgb, blk, 1.f - (float)st / spb, 1.f - (float)(st + 1) / spb);
-                else
-                    committed += genc_denoise_step(&d, x, lgb, blk, sched[st]);
-            }
+            int committed = genc_denoise_block(&d, canvas, n, N, lo, blk, comb, st, spb, sched);
             if (committed) dirty = 1;
             if (tr && tr->fn) {
                 genc_msample_event e = {k, st, canvas, n, N, P, lo, blk, comb, V, committed, forwarded};

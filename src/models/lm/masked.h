@@ -128,6 +128,11 @@ int genc_denoise_step(genc_denoiser *d, int32_t *ids, const float *logits, int l
  * probability s/t, else takes a token sampled from the prediction. Returns the number
  * unmasked. */
 int genc_denoise_ddpm(genc_denoiser *d, int32_t *ids, const float *logits, int len, float t, float s);
+/* Step st of spb in a block [lo, lo+len) of n canvases (row stride N) with their logits
+ * [n, len, V]: the sampler's step (ddpm-cache on the even grid 1 → 0, else k = sched[st]
+ * tokens) on every sequence. Returns the number of tokens unmasked in all. */
+int genc_denoise_block(genc_denoiser *d, int32_t *canvas, int n, int N, int lo, int len, const float *logits,
+                       int st, int spb, const int *sched);
 /* Classifier-free guidance on n·len rows: out = u + (w + 1)(c − u). */
 void genc_cfg_combine(const float *cond, const float *uncond, int64_t n, float w, float *out);
 

@@ -120,6 +120,20 @@ int genc_denoise_ddpm(genc_denoiser *d, int32_t *ids, const float *logits, int l
     return n;
 }
 
+int genc_denoise_block(genc_denoiser *d, int32_t *canvas, int n, int N, int lo, int len, const float *logits,
+                       int st, int spb, const int *sched) {
+    int committed = 0;
+    for (int b = 0; b < n; b++) {
+        int32_t *ids = canvas + (size_t)b * N + lo;
+        const float *lgb = logits + (size_t)b * len * d->V;
+        if (d->kind == GENC_SAMPLER_DDPM_CACHE)
+            committed += genc_denoise_ddpm(d, ids, lgb, len, 1.f - (float)st / spb, 1.f - (float)(st + 1) / spb);
+        else
+            committed += genc_denoise_step(d, ids, lgb, len, sched[st]);
+    }
+    return committed;
+}
+
 /* LLaDA's classifier-free guidance (Nie et al. 2025, eq. 16): u + (w + 1)(c − u) */
 void genc_cfg_combine(const float *cond, const float *uncond, int64_t n, float w, float *out) {
     for (int64_t i = 0; i < n; i++) out[i] = uncond[i] + (w + 1.f) * (cond[i] - uncond[i]);
@@ -175,15 +189,7 @@ int genc_mdlm_sample_ex(genc_lm *lm, const char *prompt, const genc_lm_sample_op
                 dirty = 0;
                 forwarded = 1;
             }
-            int committed = 0;
-            for (int b = 0; b < n; b++) {
-                int32_t *ids = canvas + (size_t)b * N + lo;
-                const float *lgb = comb + (size_t)b * Lb * V;
-                if (d.kind == GENC_SAMPLER_DDPM_CACHE)
-                    committed += genc_denoise_ddpm(&d, ids, lgb, Lb, 1.f - (float)st / spb, 1.f - (float)(st + 1) / spb);
-                else
-                    committed += genc_denoise_step(&d, ids, lgb, Lb, sched[st]);
-            }
+            int committed = genc_denoise_block(&d, canvas, n, N, lo, Lb, comb, st, spb, sched);
             if (committed) dirty = 1;
             if (tr && tr->fn) {
                 genc_msample_event e = {k, st, canvas, n, N, P, lo, Lb, comb, V, committed, forwarded};
