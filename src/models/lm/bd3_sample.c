@@ -132,17 +132,7 @@ int genc_bd3_sample_ex(genc_lm *lm, const char *prompt, const genc_lm_sample_opt
         }
     }
     genc_restore_grad(c, prev);
-    for (int b = 0; b < n; b++) {
-        out[b] = malloc(sizeof(int32_t) * (size_t)len);
-        if (!out[b]) { genc_set_error("out of memory"); goto fail; }
-        int m = 0;
-        for (int i = P; i < N; i++) {
-            int32_t tok = canvas[(size_t)b * N + i];
-            if (tok == GENC_TOK_MASK || (o->stop_at_eos && tok == GENC_TOK_EOS)) break;
-            out[b][m++] = tok;
-        }
-        n_out[b] = m;
-    }
+    if (genc_canvas_extract(canvas, n, N, P, len, o->stop_at_eos, out, n_out)) goto fail;
     rc = GENC_OK;
 fail:
     if (rc != GENC_OK)

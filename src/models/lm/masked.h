@@ -133,6 +133,11 @@ int genc_denoise_ddpm(genc_denoiser *d, int32_t *ids, const float *logits, int l
  * tokens) on every sequence. Returns the number of tokens unmasked in all. */
 int genc_denoise_block(genc_denoiser *d, int32_t *canvas, int n, int N, int lo, int len, const float *logits,
                        int st, int spb, const int *sched);
+/* Copy the generated part [P, N) of each of n canvases into a new out[b] (at most len tokens),
+ * ending at the first MASK, or the first EOS when stop_at_eos. GENC_ERR when out of memory
+ * (then every out[b] is freed and NULL). */
+int genc_canvas_extract(const int32_t *canvas, int n, int N, int P, int len, int stop_at_eos, int32_t **out,
+                        int *n_out);
 /* Classifier-free guidance on n·len rows: out = u + (w + 1)(c − u). */
 void genc_cfg_combine(const float *cond, const float *uncond, int64_t n, float w, float *out);
 

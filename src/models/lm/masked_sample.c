@@ -120,6 +120,26 @@ int genc_denoise_ddpm(genc_denoiser *d, int32_t *ids, const float *logits, int l
     return n;
 }
 
+int genc_canvas_extract(const int32_t *canvas, int n, int N, int P, int len, int stop_at_eos, int32_t **out,
+                        int *n_out) {
+    for (int b = 0; b < n; b++) out[b] = NULL;
+    for (int b = 0; b < n; b++) {
+        out[b] = malloc(sizeof(int32_t) * (size_t)(len > 0 ? len : 1));
+        if (!out[b]) {
+            for (int k = 0; k < b; k++) { free(out[k]); out[k] = NULL; }
+            return genc_set_error("out of memory");
+        }
+        int m = 0;
+        for (int i = P; i < N && m < len; i++) {
+            int32_t tok = canvas[(size_t)b * N + i];
+            if (tok == GENC_TOK_MASK || (stop_at_eos && tok == GENC_TOK_EOS)) break;
+            out[b][m++] = tok;
+        }
+        n_out[b] = m;
+    }
+    return GENC_OK;
+}
+
 int genc_denoise_block(genc_denoiser *d, int32_t *canvas, int n, int N, int lo, int len, const float *logits,
                        int st, int spb, const int *sched) {
     int committed = 0;
@@ -207,17 +227,7 @@ int genc_mdlm_sample_ex(genc_lm *lm, const char *prompt, const genc_lm_sample_op
         }
     }
     genc_restore_grad(c, prev);
-    for (int b = 0; b < n; b++) {
-        out[b] = malloc(sizeof(int32_t) * (size_t)len);
-        if (!out[b]) { genc_set_error("out of memory"); goto done; }
-        int m = 0;
-        for (int i = P; i < N; i++) {
-            int32_t tok = canvas[(size_t)b * N + i];
-            if (tok == GENC_TOK_MASK || (o->stop_at_eos && tok == GENC_TOK_EOS)) break;
-            out[b][m++] = tok;
-        }
-        n_out[b] = m;
-    }
+    if (genc_canvas_extract(canvas, n, N, P, len, o->stop_at_eos, out, n_out)) goto done;
     rc = GENC_OK;
 done:
     if (rc != GENC_OK)
