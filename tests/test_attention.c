@@ -17,7 +17,8 @@ typedef struct acase {
     const char *name;
     int B, Tq, Tk, H, Dh;
     int causal, block, q_offset;
-    int mask;    /* 1: random boolean mask with one all-hidden row */
+    int mask;    /* 1: random boolean mask with one all-hidden row; 2: BD3's block-causal
+                    2L mask (blocks of 16), which hides whole tiles */
     int key_pad; /* 1: pad the tail of batch 1 and the first key of batch 0 */
     int alibi;
     int t5;      /* 1: bidirectional buckets, 2: causal buckets */
@@ -36,6 +37,7 @@ static const acase CASES[] = {
     {"block 24 + causal", 1, 100, 100, 2, 32, 1, 24, 0, 0, 0, 0, 0, 0},
     {"mask", 2, 67, 67, 2, 32, 0, 0, 0, 1, 0, 0, 0, 0},
     {"mask + causal", 1, 67, 67, 2, 16, 1, 0, 0, 1, 0, 0, 0, 0},
+    {"bd3 2L mask T200", 2, 200, 200, 2, 32, 0, 0, 0, 2, 0, 0, 0, 0},
     {"key_pad", 2, 67, 67, 2, 32, 0, 0, 0, 0, 1, 0, 0, 0},
     {"key_pad + causal", 2, 67, 67, 2, 32, 1, 0, 0, 0, 1, 0, 0, 0},
     {"alibi causal H6", 1, 130, 130, 6, 64, 1, 0, 0, 0, 0, 1, 0, 0},
@@ -78,8 +80,17 @@ static void inst_make(ainst *a, const acase *k, uint64_t seed) {
     if (k->mask) {
         a->mask = malloc((size_t)k->Tq * k->Tk);
         genc_rng r = genc_rng_make(seed + 4, 0);
-        for (int i = 0; i < k->Tq * k->Tk; i++) a->mask[i] = genc_rng_uniform(&r) < 0.7f;
-        memset(a->mask + (size_t)(k->Tq / 2) * k->Tk, 0, (size_t)k->Tk); /* a row with no key */
+        if (k->mask == 2) { /* x_t block b sees x_t block b and x0 blocks < b; x0 block b sees x0 ≤ b */
+            int L = k->Tq / 2;
+            for (int i = 0; i < k->Tq; i++)
+                for (int j = 0; j < k->Tk; j++) {
+                    int xt_i = i < L, xt_j = j < L, bi = (xt_i ? i : i - L) / 16, bj = (xt_j ? j : j - L) / 16;
+                    a->mask[i * k->Tk + j] = xt_i ? (xt_j ? bi == bj : bj < bi) : (!xt_j && bj <= bi);
+                }
+        } else {
+            for (int i = 0; i < k->Tq * k->Tk; i++) a->mask[i] = genc_rng_uniform(&r) < 0.7f;
+            memset(a->mask + (size_t)(k->Tq / 2) * k->Tk, 0, (size_t)k->Tk); /* a row with no key */
+        }
         a->o.mask = a->mask;
     }
     if (k->key_pad) {
@@ -205,7 +216,7 @@ static void check_case(const acase *k, int threads) {
     char what[160];
     snprintf(what, sizeof what, "attention %s (%d thr) forward", k->name, threads);
     tu_close(what, out->data, ref, nq, 2e-5f, 2e-4f);
-    if (k->mask) { /* the all-hidden row must be exactly zero */
+    if (k->mask == 1) { /* the all-hidden row must be exactly zero */
         int b = 0, i = k->Tq / 2, ok = 1;
         for (int h = 0; h < k->H; h++)
             for (int d = 0; d < k->Dh; d++) ok &= out->data[(((int64_t)b * k->Tq + i) * k->H + h) * k->Dh + d] == 0.f;

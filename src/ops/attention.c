@@ -181,6 +181,7 @@ typedef struct attn_plan {
     int B, Tq, Tk, H, Dh, Dp, nqt, nkt;
     int causal, block, q_offset;
     const uint8_t *mask, *key_pad;
+    const uint8_t *tile_live; /* with a mask: [nqt][nkt], 0 when the mask hides the whole tile */
     const float *alibi;
     float scale;
     /* T5: bias per (head, relative position) so a tile row reads it contiguously:
@@ -191,6 +192,24 @@ typedef struct attn_plan {
 } attn_plan;
 
 static inline int min_i(int a, int b) { return a < b ? a : b; }
+
+/* A tile the boolean mask hides entirely contributes nothing (all its logits are −inf): the
+ * loops skip it. Structured masks (BD3's block-causal 2L layout) hide about half the tiles. */
+static inline int tile_dead(const attn_plan *pl, int qt, int kt) {
+    return pl->tile_live && !pl->tile_live[(int64_t)qt * pl->nkt + kt];
+}
+
+static const uint8_t *plan_tile_live(genc_ctx *c, const attn_plan *pl) {
+    uint8_t *live = genc_scratch(c, (size_t)pl->nqt * pl->nkt);
+    memset(live, 0, (size_t)pl->nqt * pl->nkt);
+    for (int i = 0; i < pl->Tq; i++) {
+        const uint8_t *row = pl->mask + (int64_t)i * pl->Tk;
+        uint8_t *lr = live + (int64_t)(i / BQ) * pl->nkt;
+        for (int j = 0; j < pl->Tk; j++)
+            if (row[j]) lr[j / BK] = 1;
+    }
+    return live;
+}
 
 /* Last key position visible to query position p under the causal/block rules. */
 static inline int key_limit(const attn_plan *pl, int p) {
@@ -422,6 +441,7 @@ static void fwd_tile(const attn_plan *pl, const head_ops *hd, int b, int h, int 
 
     int nkt = (key_end(pl, i0, nq) + BK - 1) / BK;
     for (int kt = 0; kt < nkt; kt++) {
+        if (tile_dead(pl, qt, kt)) continue;
         int j0 = kt * BK, nk = min_i(pl->Tk - j0, BK);
         tile_span sp;
         tile_span_of(pl, i0, nq, j0, nk, &sp);
@@ -606,7 +626,7 @@ static void bwd_key_tile(const attn_plan *pl, const head_ops *hd, int b, int h, 
     memset(buf->dK, 0, (size_t)2 * BK * pl->Dp * sizeof(float)); /* dK and dV are adjacent */
     for (int qt = 0; qt < pl->nqt; qt++) {
         int i0 = qt * BQ, nq = min_i(pl->Tq - i0, BQ);
-        if (key_end(pl, i0, nq) <= j0) continue; /* every key of the tile is hidden */
+        if (key_end(pl, i0, nq) <= j0 || tile_dead(pl, qt, kt)) continue; /* every key hidden */
         bwd_pair(pl, hd, b, h, qt, kt, buf, gk ? buf->dK : NULL, gv ? buf->dV : NULL,
                  dq ? dq + (int64_t)i0 * pl->Dp : NULL, buf->t5g);
     }
@@ -681,7 +701,8 @@ static void attention_backward(genc_ctx *c, genc_node *nd) {
                     int i0 = qt * BQ, nq = min_i(pl->Tq - i0, BQ);
                     int nkt = (key_end(pl, i0, nq) + BK - 1) / BK;
                     memset(buf.dQ, 0, (size_t)BQ * Dp * sizeof(float));
-                    for (int kt = 0; kt < nkt; kt++) bwd_pair(pl, &hds[bh], b, h, qt, kt, &buf, NULL, NULL, buf.dQ, NULL);
+                    for (int kt = 0; kt < nkt; kt++)
+                        if (!tile_dead(pl, qt, kt)) bwd_pair(pl, &hds[bh], b, h, qt, kt, &buf, NULL, NULL, buf.dQ, NULL);
                     scatter_add(gq, buf.dQ, pl, b, h, pl->Tq, i0, nq, pl->scale);
                 }
             }
@@ -723,6 +744,7 @@ genc_tensor *genc_attention(genc_ctx *c, genc_tensor *q, genc_tensor *k, genc_te
     pl.block = o->block;
     pl.q_offset = o->q_offset;
     pl.mask = o->mask;
+    pl.tile_live = o->mask ? plan_tile_live(c, &pl) : NULL;
     pl.key_pad = o->key_pad;
     pl.alibi = o->alibi_slopes;
     pl.scale = o->scale != 0.f ? o->scale : 1.f / sqrtf((float)pl.Dh);
