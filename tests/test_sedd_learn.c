@@ -76,15 +76,10 @@ static void learn(genc_lm_objective obj, int steps, float lr, const genc_corpus 
     }
     double first = 0, last = 0;
     for (int s = 0; s < steps; s++) {
-        genc_ctx_reset(c);
         genc_corpus_batch(tr, &data, B, T, x, y);
-        genc_tensor *loss = genc_lm_loss(c, &lm, x, y, B, T, &noise);
-        if (s < 20) first += loss->data[0] / 20.0;
-        if (s >= steps - 50) last += loss->data[0] / 50.0;
-        genc_backward(c, loss);
-        genc_clip_grad_norm(&lm.model.params, 1.0f);
-        genc_adamw_step(&lm.opt, genc_lr_at(&sched, s));
-        genc_params_zero_grad(&lm.model.params);
+        float lv = genc_lm_step(c, &lm, x, y, B, T, genc_lr_at(&sched, s), 1.0f, &noise, NULL);
+        if (s < 20) first += lv / 20.0;
+        if (s >= steps - 50) last += lv / 50.0;
     }
     double t_train = now() - t0;
     double init_want = log(GENC_SEDD_N) - genc_sedd_prior_kl(genc_sedd_graph_of(obj));

@@ -93,6 +93,13 @@ int genc_lm_train(const genc_tf_config *cfg, const genc_lm_train_cfg *tc, const 
 genc_tensor *genc_lm_loss(genc_ctx *c, genc_lm *lm, const int32_t *x, const int32_t *y, int B, int T,
                           genc_rng *r);
 
+/* One optimizer step on a batch: reset c, the loss (dropout from lm->drop_rng, diffusion noise
+ * from noise), backward, clip the global gradient norm to clip (0: off), AdamW at lr, zero the
+ * gradients. Returns the loss before the step; a non-finite loss is returned without stepping.
+ * grad_norm (may be NULL) receives the norm before clipping. */
+float genc_lm_step(genc_ctx *c, genc_lm *lm, const int32_t *x, const int32_t *y, int B, int T, float lr,
+                   float clip, genc_rng *noise, float *grad_norm);
+
 /* ---------------------------------------------------------------- diffusion objectives
  * One file per family. Each gives the training loss on clean windows x0 [B·T] and one
  * Monte-Carlo sample of the negative ELBO (nats) of each window, nelbo[B] (full noise range,

@@ -34,6 +34,22 @@ static void say(const genc_lm_run_opts *run, const char *fmt, ...) {
     if (run->message) run->message(buf, run->user);
 }
 
+float genc_lm_step(genc_ctx *c, genc_lm *lm, const int32_t *x, const int32_t *y, int B, int T, float lr,
+                   float clip, genc_rng *noise, float *grad_norm) {
+    genc_ctx_reset(c);
+    c->rng = lm->drop_rng;
+    genc_tensor *loss = genc_lm_loss(c, lm, x, y, B, T, noise);
+    float lv = loss->data[0];
+    if (!isfinite(lv)) return lv;
+    genc_backward(c, loss);
+    float gn = genc_clip_grad_norm(&lm->model.params, clip);
+    if (grad_norm) *grad_norm = gn;
+    genc_adamw_step(&lm->opt, lr);
+    genc_params_zero_grad(&lm->model.params);
+    lm->drop_rng = c->rng;
+    return lv;
+}
+
 /* DIR/loss.png: the training loss (in bits per token) against the step, from metrics.csv, so a
  * resumed run shows its whole history. A plot that cannot be drawn is not an error. */
 static void plot_loss(const char *dir, const char *objective) {
@@ -128,21 +144,13 @@ int genc_lm_train(const genc_tf_config *cfg, const genc_lm_train_cfg *tc, const 
     int fixed_total = !(budget > 0) || run->resume;
     double loss_ema = 0, t10 = 0;
     while (lm.step < lm.train.steps) {
-        genc_ctx_reset(c);
-        c->rng = lm.drop_rng;
         genc_corpus_batch(&corpus, &lm.data_rng, B, T, x, y);
-        genc_tensor *loss = genc_lm_loss(c, &lm, x, y, B, T, &lm.noise_rng);
-        float lv = loss->data[0];
+        float gn = 0, lr = genc_lr_at(&sched, lm.step);
+        float lv = genc_lm_step(c, &lm, x, y, B, T, lr, t->clip, &lm.noise_rng, &gn);
         if (!isfinite(lv)) {
             genc_set_error("loss became %g at step %lld; lower --lr or raise --warmup", lv, (long long)lm.step);
             goto done;
         }
-        genc_backward(c, loss);
-        float gn = genc_clip_grad_norm(&lm.model.params, t->clip);
-        float lr = genc_lr_at(&sched, lm.step);
-        genc_adamw_step(&lm.opt, lr);
-        genc_params_zero_grad(&lm.model.params);
-        lm.drop_rng = c->rng;
         lm.step++;
         loss_ema = lm.step - start_step == 1 ? lv : 0.95 * loss_ema + 0.05 * lv;
 
