@@ -31,9 +31,19 @@ static const char *HELP =
     "  --eval-bytes N     evaluate on the first N held-out bytes (default 32768; 0 = all)\n"
     "  other flags as in genc train lm (defaults d=256, 4 layers, 4 heads, T=256, batch 8)\n";
 
+typedef struct row {
+    char name[32];
+    genc_lm_eval_result ev;
+    double train_tps, sample_tps;
+    int64_t steps;
+} row;
+
+/* Shows progress and keeps the run's latest training throughput in its row. */
 static void quiet_progress(const genc_lm_progress *p, void *user) {
+    row *r = user;
+    r->train_tps = p->tokens_per_s;
     char stats[128];
-    snprintf(stats, sizeof stats, "%s loss %.4f %.0f tok/s", (const char *)user, p->loss, p->tokens_per_s);
+    snprintf(stats, sizeof stats, "%s loss %.4f %.0f tok/s", r->name, p->loss, p->tokens_per_s);
     progress_show(p->step, p->total, stats, p->elapsed_s, p->eta_s);
 }
 
@@ -41,13 +51,6 @@ static void say(const char *line, void *user) {
     progress_end();
     fprintf(stderr, "genc: %s\n", line);
 }
-
-typedef struct row {
-    char name[32];
-    genc_lm_eval_result ev;
-    double train_tps, sample_tps;
-    int64_t steps;
-} row;
 
 int cmd_compare(int argc, char **argv) {
     if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
@@ -138,25 +141,13 @@ int cmd_compare(int argc, char **argv) {
         ro.minutes = minutes;
         ro.progress = quiet_progress;
         ro.message = say;
-        ro.user = names[i];
+        snprintf(rows[i].name, sizeof rows[i].name, "%.31s", names[i]);
+        ro.user = &rows[i];
         if (genc_lm_train(&cfg, &runs[i], &ro)) { progress_end(); genc_corpus_free(&test); return runtime_error("%s: %s", names[i], genc_error()); }
         progress_end();
         genc_lm lm;
         if (genc_lm_load(dir, &lm, 0)) { genc_corpus_free(&test); return runtime_error("%s", genc_error()); }
-        snprintf(rows[i].name, sizeof rows[i].name, "%.31s", names[i]);
         rows[i].steps = lm.step;
-        /* training throughput from the run's own log: the last row's tokens/s */
-        char mpath[4200];
-        snprintf(mpath, sizeof mpath, "%s/metrics.csv", dir);
-        FILE *mf = fopen(mpath, "r");
-        char line[512];
-        if (mf) {
-            while (fgets(line, sizeof line, mf)) {
-                double s, l, lr, g, tps, el;
-                if (sscanf(line, "%lf,%lf,%lf,%lf,%lf,%lf", &s, &l, &lr, &g, &tps, &el) == 6) rows[i].train_tps = tps;
-            }
-            fclose(mf);
-        }
         if (genc_lm_eval_elbo(&lm, test.tokens, ntok, tc.seq, 8, mc, 1, &rows[i].ev)) {
             genc_lm_free(&lm);
             genc_corpus_free(&test);

@@ -3,21 +3,7 @@
 # every masked sampler and option, and evaluate with a Monte-Carlo ELBO (--json carries its
 # standard error and sample count); bad sampler arguments exit 2 with a message saying why.
 GENC="$1"
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-pass=0; fail=0
-
-expect() { # expect CODE PATTERN -- command...
-    local code="$1" pat="$2"; shift 3
-    "$@" >"$W/out" 2>"$W/err"
-    local rc=$?
-    if [ "$rc" = "$code" ] && grep -q -- "$pat" "$W/err" "$W/out"; then
-        pass=$((pass+1))
-    else
-        fail=$((fail+1))
-        echo "FAIL: $* -> exit $rc (want $code, '$pat'), stdout/stderr:"; cat "$W/out" "$W/err"
-    fi
-}
+source "$(dirname "$0")/cli_lib.sh"
 
 TINY="--dim 32 --layers 1 --heads 2 --seq 32 --batch 2 --steps 3"
 for obj in mdlm bd3; do
@@ -61,5 +47,12 @@ expect 1 "multiple of the model's block size" -- "$GENC" eval "$W/bd3" --seq 30
 expect 2 "--block 3 must be positive and divide --seq 32" -- "$GENC" train lm --objective bd3 --block 3 $TINY --out "$W/bad"
 expect 2 "--clip-schedule" -- "$GENC" train lm --objective bd3 --clip-schedule 0.8,0.3 $TINY --out "$W/bad"
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+# compare: two tiny equal-time runs give a table, compare.md and compare.json with both rows
+expect 2 "unknown objective 'bogus'" -- "$GENC" compare lm --objectives ar,bogus --out "$W/cmp0"
+expect 2 "only bd3 takes a block size" -- "$GENC" compare lm --objectives mdlm:4 --out "$W/cmp0"
+expect 0 "| bd3:4 |" -- "$GENC" compare lm --objectives ar,bd3:4 --minutes 0.03 --dim 32 --layers 1 --heads 2 \
+    --seq 32 --batch 2 --eval-bytes 600 --sample-len 8 --out "$W/cmp"
+if [ "$(grep -o '"objective"' "$W/cmp/compare.json" 2>/dev/null | wc -l)" = 2 ] && [ -s "$W/cmp/compare.md" ]; then
+    pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: compare.json/compare.md missing or without 2 runs"; fi
+
+finish

@@ -2,21 +2,7 @@
 # Bad input at the command line: every case must exit with the documented code (2 usage,
 # 1 runtime), print "genc: error: ..." and never crash or leave a half-written file.
 GENC="$1"
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-pass=0; fail=0
-
-expect() { # expect CODE PATTERN -- command...
-    local code="$1" pat="$2"; shift 3
-    "$@" >"$W/out" 2>"$W/err"
-    local rc=$?
-    if [ "$rc" = "$code" ] && grep -q -- "$pat" "$W/err"; then
-        pass=$((pass+1))
-    else
-        fail=$((fail+1))
-        echo "FAIL: $* -> exit $rc (want $code), stderr:"; cat "$W/err"
-    fi
-}
+source "$(dirname "$0")/cli_lib.sh"
 
 expect 2 "unknown verb" -- "$GENC" frobnicate
 expect 2 "usage" -- "$GENC"
@@ -63,5 +49,4 @@ if ls "$W"/ok | grep -q "tmp"; then echo "FAIL: temporary file left"; fail=$((fa
 # resume without a checkpoint
 expect 1 "resume" -- "$GENC" train lm --resume --out "$W/empty"
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish
