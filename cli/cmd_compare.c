@@ -25,7 +25,8 @@ static const char *HELP =
     "  --minutes M        training time per objective (default 3)\n"
     "  --out DIR          one sub-folder per run, plus compare.md and compare.json (default\n"
     "                     runs/compare)\n"
-    "  --mc N             ELBO samples per evaluation window (default 2)\n"
+    "  --mc N             ELBO samples per evaluation window (default 2; at least 2 for a\n"
+    "                     standard error)\n"
     "  --sample-len N     bytes per sample for the sampling speed (default 128; diffusion\n"
     "                     samplers use one step per token)\n"
     "  --eval-bytes N     evaluate on the first N held-out bytes (default 32768; 0 = all)\n"
@@ -73,7 +74,7 @@ int cmd_compare(int argc, char **argv) {
         else if (flag(&a, "--minutes")) minutes = val_num(&a, "--minutes", 0.01, 1e6);
         else if (flag(&a, "--out")) out = val_str(&a, "--out");
         else if (flag(&a, "--objectives")) objs = val_str(&a, "--objectives");
-        else if (flag(&a, "--mc")) mc = val_int(&a, "--mc", 1, 10000);
+        else if (flag(&a, "--mc")) mc = val_int(&a, "--mc", 2, 10000);
         else if (flag(&a, "--sample-len")) slen = val_int(&a, "--sample-len", 1, 65536);
         else if (flag(&a, "--eval-bytes")) eval_bytes = val_i64(&a, "--eval-bytes", 0, (int64_t)1e12);
         else if (flag(&a, "--dim")) cfg.dim = val_int(&a, "--dim", 2, 16384);

@@ -1,6 +1,7 @@
 /* genc eval DIR: bits per character on held-out text. */
 #include "cli.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -83,14 +84,18 @@ int cmd_eval(int argc, char **argv) {
         return runtime_error("%s", genc_error());
     }
     char bound[64] = "";
-    if (r.mc > 0) snprintf(bound, sizeof bound, " ± %.4f (ELBO bound, %d samples/window)", r.bpc_stderr, r.mc);
+    char se[32] = "null"; /* JSON has no NaN */
+    if (isfinite(r.bpc_stderr)) snprintf(se, sizeof se, "%.6f", r.bpc_stderr);
+    if (r.mc > 0)
+        snprintf(bound, sizeof bound, " ± %s (ELBO bound, %d samples/window)",
+                 isfinite(r.bpc_stderr) ? se : "n/a with --mc 1", r.mc);
     printf("%s: %.4f%s bits per character on %s%s (%s, %lld bytes, seq %d, step %lld, %.1f s)\n", dir, r.bpc, bound,
            path, data ? "" : " (held-out split)", genc_objective_name(lm.train.objective), (long long)r.bytes, seq,
            (long long)lm.step, r.seconds);
     if (json)
-        printf("{\"bpc\": %.6f, \"bpc_stderr\": %.6f, \"mc\": %d, \"nats\": %.3f, \"tokens\": %lld, "
+        printf("{\"bpc\": %.6f, \"bpc_stderr\": %s, \"mc\": %d, \"nats\": %.3f, \"tokens\": %lld, "
                "\"bytes\": %lld, \"seconds\": %.3f, \"seq\": %d, \"step\": %lld, \"objective\": \"%s\"}\n",
-               r.bpc, r.bpc_stderr, r.mc, r.nats, (long long)r.tokens, (long long)r.bytes, r.seconds, seq,
+               r.bpc, se, r.mc, r.nats, (long long)r.tokens, (long long)r.bytes, r.seconds, seq,
                (long long)lm.step, genc_objective_name(lm.train.objective));
     genc_corpus_free(&corpus);
     genc_lm_free(&lm);

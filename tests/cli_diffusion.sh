@@ -3,7 +3,7 @@
 # every masked sampler and option, and evaluate with a Monte-Carlo ELBO (--json carries its
 # standard error and sample count); bad sampler arguments exit 2 with a message saying why.
 GENC="$1"
-source "$(dirname "$0")/cli_lib.sh"
+source "$(dirname "$0")/lib_cli.sh"
 
 TINY="--dim 32 --layers 1 --heads 2 --seq 32 --batch 2 --steps 3"
 for obj in mdlm bd3; do

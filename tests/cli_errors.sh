@@ -2,7 +2,7 @@
 # Bad input at the command line: every case must exit with the documented code (2 usage,
 # 1 runtime), print "genc: error: ..." and never crash or leave a half-written file.
 GENC="$1"
-source "$(dirname "$0")/cli_lib.sh"
+source "$(dirname "$0")/lib_cli.sh"
 
 expect 2 "unknown verb" -- "$GENC" frobnicate
 expect 2 "usage" -- "$GENC"

@@ -114,7 +114,8 @@ void genc_sedd_nelbo(genc_ctx *c, genc_lm *lm, const int32_t *x0, int B, int T, 
 /* ---------------------------------------------------------------- evaluation (eval.c) */
 typedef struct genc_lm_eval_result {
     double bpc;               /* bits per character (byte) */
-    double bpc_stderr;        /* standard error of the Monte-Carlo estimate (0 for ar) */
+    double bpc_stderr;        /* standard error of the Monte-Carlo estimate (0 for ar; NAN when
+                                 mc = 1: one draw per window cannot estimate it) */
     int mc;                   /* Monte-Carlo samples per window (diffusion) */
     double nats;              /* total negative log-likelihood */
     int64_t tokens;           /* predicted tokens */

@@ -7,14 +7,11 @@
 
 int genc_lm_eval_tokens(genc_lm *lm, const int32_t *tokens, int64_t n, int T, int batch,
                         genc_lm_eval_result *r) {
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = genc_time_s();
     if (n < 2) return genc_set_error("evaluation text is too short (%lld tokens)", (long long)n);
     if (T < 1) return genc_set_error("--seq must be positive");
     if (lm->model.cfg.pos == GENC_POS_LEARNED && T > lm->model.cfg.max_pos)
         return genc_set_error("--seq %d exceeds the learned position table (%d)", T, lm->model.cfg.max_pos);
-    /* windows: inputs tokens[s, s+len), targets tokens[s+1, s+len+1), s = 0, T, 2T, ... */
-    int64_t n_win = (n - 1 + T - 1) / T;
     genc_ctx *c = genc_ctx_new(0);
     int32_t *x = malloc(sizeof(int32_t) * (size_t)batch * T), *y = malloc(sizeof(int32_t) * (size_t)batch * T);
     float *nll = malloc(sizeof(float) * (size_t)batch * T);
@@ -25,23 +22,18 @@ int genc_lm_eval_tokens(genc_lm *lm, const int32_t *tokens, int64_t n, int T, in
     double nats = 0;
     int64_t ntok = 0, nbytes = 0;
     int prev = genc_no_grad(c);
-    for (int64_t w0 = 0; w0 < n_win; w0 += batch) {
-        /* full windows go in batches; the last, shorter window runs alone */
-        int nb = 0, len = T;
-        for (int b = 0; b < batch && w0 + b < n_win; b++) {
-            int64_t s = (w0 + b) * T;
-            int l = (int)((n - 1 - s) < T ? (n - 1 - s) : T);
-            if (l < T) {
-                if (nb > 0) break; /* evaluate the full ones first */
-                len = l;
-            }
+    /* window k: inputs tokens[kT, kT+len), targets shifted by one; full windows go up to
+     * `batch` at a time, the last, shorter one alone */
+    for (int64_t s = 0; s < n - 1;) {
+        int len = (int)(n - 1 - s < T ? n - 1 - s : T), nb = 0;
+        do {
             for (int t = 0; t < len; t++) {
-                x[b * len + t] = tokens[s + t];
-                y[b * len + t] = tokens[s + t + 1];
+                x[nb * len + t] = tokens[s + t];
+                y[nb * len + t] = tokens[s + t + 1];
             }
             nb++;
-            if (len < T) break;
-        }
+            s += len;
+        } while (len == T && nb < batch && n - 1 - s >= T);
         genc_ctx_reset(c);
         genc_tensor *logits = genc_transformer_forward(c, &lm->model, x, nb, len, NULL);
         genc_nll_rows(logits, y, nll);
@@ -50,24 +42,22 @@ int genc_lm_eval_tokens(genc_lm *lm, const int32_t *tokens, int64_t n, int T, in
             ntok++;
             if (y[i] < 256) nbytes++;
         }
-        w0 -= batch - nb; /* windows not taken this round come next */
     }
     genc_restore_grad(c, prev);
     genc_ctx_free(c);
     free(x); free(y); free(nll);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+
     r->nats = nats;
     r->tokens = ntok;
     r->bytes = nbytes;
     r->bpc = nbytes ? nats / (log(2.0) * (double)nbytes) : NAN;
-    r->seconds = (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec);
+    r->seconds = genc_time_s() - t0;
     return GENC_OK;
 }
 
 /* Diffusion likelihood: non-overlapping windows of T tokens; each window's negative ELBO is
  * averaged over mc noise draws. Var(total) = Σ_windows Var_w / mc, with Var_w the sample
- * variance of that window's draws (pooled over all windows when mc = 1 is not enough to
- * estimate it per window: then the spread across windows is an upper bound, used as is). */
+ * variance of that window's draws; with a single draw it cannot be estimated (NAN). */
 int genc_lm_eval_elbo(genc_lm *lm, const int32_t *tokens, int64_t n, int T, int batch, int mc,
                       uint64_t seed, genc_lm_eval_result *r) {
     genc_lm_objective obj = lm->train.objective;
@@ -77,8 +67,7 @@ int genc_lm_eval_elbo(genc_lm *lm, const int32_t *tokens, int64_t n, int T, int 
         r->mc = 0;
         return rc;
     }
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = genc_time_s();
     if (mc < 1) return genc_set_error("--mc must be at least 1");
     if (batch > 4096) batch = 4096;
     if (T < 1 || n < T) return genc_set_error("evaluation text (%lld tokens) is shorter than --seq %d", (long long)n, T);
@@ -121,13 +110,13 @@ int genc_lm_eval_elbo(genc_lm *lm, const int32_t *tokens, int64_t n, int T, int 
     genc_restore_grad(c, prev);
     genc_ctx_free(c);
     free(nel);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+
     r->nats = total;
     r->tokens = n_win * T;
     r->bytes = bytes;
     r->mc = mc;
     r->bpc = bytes ? total / (log(2.0) * (double)bytes) : NAN;
-    r->bpc_stderr = bytes ? sqrt(var) / (log(2.0) * (double)bytes) : NAN;
-    r->seconds = (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec);
+    r->bpc_stderr = bytes && mc > 1 ? sqrt(var) / (log(2.0) * (double)bytes) : NAN;
+    r->seconds = genc_time_s() - t0;
     return GENC_OK;
 }
