@@ -12,28 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "masked_testlm.h"
 #include "models/lm/masked.h"
 
 /* A small diffusion LM with weights large enough for peaked, position-dependent logits. */
 static void make_lm(genc_lm *lm, genc_lm_objective obj, genc_pos pos, int blk, int causal, uint64_t seed) {
-    memset(lm, 0, sizeof *lm);
-    genc_lm_train_cfg_default(&lm->train);
-    lm->train.objective = obj;
-    lm->train.block = blk;
-    genc_tf_config cfg;
-    genc_tf_config_default(&cfg);
-    cfg.dim = 32;
-    cfg.layers = 2;
-    cfg.heads = 4;
-    cfg.max_pos = 128;
-    cfg.pos = pos;
-    cfg.causal = causal;
-    cfg.rope.trained_len = 16;
-    genc_transformer_init(&lm->model, &cfg, seed);
-    for (int i = 0; i < lm->model.params.n; i++) {
-        genc_tensor *p = lm->model.params.list[i];
-        if (p->ndim == 2) tu_randn(p->data, p->n, seed * 100 + i, 0.15f);
-    }
+    make_test_lm(lm, obj, pos, blk, causal, 128, 0.15f, seed);
 }
 
 static void random_tokens(int32_t *x, int n, uint64_t seed) {

@@ -14,27 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "masked_testlm.h"
 #include "models/lm/masked.h"
 
 static void make_lm(genc_lm *lm, genc_lm_objective obj, genc_pos pos, int blk, uint64_t seed) {
-    memset(lm, 0, sizeof *lm);
-    genc_lm_train_cfg_default(&lm->train);
-    lm->train.objective = obj;
-    lm->train.block = blk;
-    genc_tf_config cfg;
-    genc_tf_config_default(&cfg);
-    cfg.dim = 32;
-    cfg.layers = 2;
-    cfg.heads = 4;
-    cfg.max_pos = 64;
-    cfg.pos = pos;
-    cfg.causal = 0;
-    cfg.rope.trained_len = 16;
-    genc_transformer_init(&lm->model, &cfg, seed);
-    for (int i = 0; i < lm->model.params.n; i++) {
-        genc_tensor *p = lm->model.params.list[i];
-        if (p->ndim == 2) tu_randn(p->data, p->n, seed * 100 + i, 0.2f);
-    }
+    make_test_lm(lm, obj, pos, blk, 0, 64, 0.2f, seed);
 }
 
 static genc_lm_sample_opts opts(int len, int n, int steps, int block, genc_dsampler s) {

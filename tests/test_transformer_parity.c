@@ -24,7 +24,6 @@ static void check_case(const genc_st_file *f, int ci) {
         snprintf(key, sizeof key, "case%d.param.%s", ci, p->name);
         if (genc_st_get_f32(f, key, p->data, p->n)) { CHECK(0, "%s", genc_error()); return; }
     }
-    snprintf(key, sizeof key, "case%d.param.count", ci);
     int64_t n;
     snprintf(key, sizeof key, "case%d.ids", ci);
     float *idf = tu_get(f, key, &n);
