@@ -34,6 +34,20 @@ int runtime_error(const char *fmt, ...) {
     return EXIT_RUNTIME;
 }
 
+int wants_help(int argc, char **argv) {
+    return argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0);
+}
+
+int show_help(const char *text) {
+    fputs(text, stdout);
+    return 0;
+}
+
+void cli_message(const char *line, void *user) {
+    progress_end();
+    fprintf(stderr, "genc: %s\n", line);
+}
+
 int flag(args *a, const char *name) {
     if (a->i < a->argc && strcmp(a->argv[a->i], name) == 0) {
         a->i++;

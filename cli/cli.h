@@ -27,6 +27,12 @@ int64_t val_i64(args *a, const char *name, int64_t lo, int64_t hi);
 double val_num(args *a, const char *name, double lo, double hi);
 uint64_t val_u64(args *a, const char *name);
 
+/* 1 when the verb's first argument asks for help (--help or -h). */
+int wants_help(int argc, char **argv);
+int show_help(const char *text);           /* prints it on stdout, returns 0 */
+/* A library message (genc_lm_run_opts.message): ends any progress line, prints "genc: ...". */
+void cli_message(const char *line, void *user);
+
 /* Progress line: a bar on a terminal, periodic plain lines otherwise. */
 void progress_show(int64_t step, int64_t total, const char *stats, double elapsed, double eta);
 void progress_end(void);

@@ -19,10 +19,7 @@ static const char *HELP =
     "{\"tokens_per_s\", \"ms_per_step\", ...}.\n";
 
 int cmd_bench(int argc, char **argv) {
-    if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
-        fputs(HELP, stdout);
-        return 0;
-    }
+    if (wants_help(argc, argv)) return show_help(HELP);
     if (argc < 1 || strcmp(argv[0], "lm") != 0) return usage_error("bench needs a family: genc bench lm (see --help)");
     genc_tf_config cfg;
     genc_tf_config_default(&cfg);
@@ -30,7 +27,7 @@ int cmd_bench(int argc, char **argv) {
     args a = {argc, 1, argv, 0};
     while (a.i < a.argc && !a.bad) {
         const char *s;
-        if (flag(&a, "--help")) { fputs(HELP, stdout); return 0; }
+        if (flag(&a, "--help")) return show_help(HELP);
         else if (flag(&a, "--dim")) cfg.dim = val_int(&a, "--dim", 2, 16384);
         else if (flag(&a, "--layers")) cfg.layers = val_int(&a, "--layers", 1, 256);
         else if (flag(&a, "--heads")) cfg.heads = val_int(&a, "--heads", 1, 1024);

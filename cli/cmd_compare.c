@@ -48,16 +48,8 @@ static void quiet_progress(const genc_lm_progress *p, void *user) {
     progress_show(p->step, p->total, stats, p->elapsed_s, p->eta_s);
 }
 
-static void say(const char *line, void *user) {
-    progress_end();
-    fprintf(stderr, "genc: %s\n", line);
-}
-
 int cmd_compare(int argc, char **argv) {
-    if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
-        fputs(HELP, stdout);
-        return 0;
-    }
+    if (wants_help(argc, argv)) return show_help(HELP);
     if (argc < 1 || strcmp(argv[0], "lm") != 0) return usage_error("compare needs a family: genc compare lm (see --help)");
     genc_tf_config cfg;
     genc_lm_train_cfg tc;
@@ -69,7 +61,7 @@ int cmd_compare(int argc, char **argv) {
     int64_t eval_bytes = 32768;
     args a = {argc, 1, argv, 0};
     while (a.i < a.argc && !a.bad) {
-        if (flag(&a, "--help")) { fputs(HELP, stdout); return 0; }
+        if (flag(&a, "--help")) return show_help(HELP);
         else if (flag(&a, "--data")) snprintf(tc.data, sizeof tc.data, "%s", val_str(&a, "--data"));
         else if (flag(&a, "--minutes")) minutes = val_num(&a, "--minutes", 0.01, 1e6);
         else if (flag(&a, "--out")) out = val_str(&a, "--out");
@@ -141,7 +133,7 @@ int cmd_compare(int argc, char **argv) {
         ro.out_dir = dir;
         ro.minutes = minutes;
         ro.progress = quiet_progress;
-        ro.message = say;
+        ro.message = cli_message;
         snprintf(rows[i].name, sizeof rows[i].name, "%.31s", names[i]);
         ro.user = &rows[i];
         if (genc_lm_train(&cfg, &runs[i], &ro)) { progress_end(); genc_corpus_free(&test); return runtime_error("%s: %s", names[i], genc_error()); }

@@ -28,10 +28,7 @@ static const char *HELP =
     "                \"seconds\", \"seq\", \"step\", \"objective\"}\n";
 
 int cmd_eval(int argc, char **argv) {
-    if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
-        fputs(HELP, stdout);
-        return 0;
-    }
+    if (wants_help(argc, argv)) return show_help(HELP);
     if (argc < 1 || argv[0][0] == '-') return usage_error("eval needs a run folder or checkpoint: genc eval DIR (see --help)");
     const char *dir = argv[0], *data = NULL;
     int seq = 0, batch = 8, json = 0, scaling_given = 0, mc = 4;
@@ -40,7 +37,7 @@ int cmd_eval(int argc, char **argv) {
     double factor = 0;
     args a = {argc, 1, argv, 0};
     while (a.i < a.argc && !a.bad) {
-        if (flag(&a, "--help") || flag(&a, "-h")) { fputs(HELP, stdout); return 0; }
+        if (flag(&a, "--help") || flag(&a, "-h")) return show_help(HELP);
         else if (flag(&a, "--data")) data = val_str(&a, "--data");
         else if (flag(&a, "--seq")) seq = val_int(&a, "--seq", 1, 1 << 20);
         else if (flag(&a, "--batch")) batch = val_int(&a, "--batch", 1, 4096);

@@ -13,16 +13,13 @@ static const char *HELP =
     "--tensors (or for files that are not genc checkpoints) the full tensor list.\n";
 
 int cmd_info(int argc, char **argv) {
-    if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
-        fputs(HELP, stdout);
-        return 0;
-    }
+    if (wants_help(argc, argv)) return show_help(HELP);
     if (argc < 1 || argv[0][0] == '-') return usage_error("info needs a run folder or a .safetensors file (see --help)");
     int tensors = 0;
     args a = {argc, 1, argv, 0};
     while (a.i < a.argc) {
         if (flag(&a, "--tensors")) tensors = 1;
-        else if (flag(&a, "--help")) { fputs(HELP, stdout); return 0; }
+        else if (flag(&a, "--help")) return show_help(HELP);
         else return usage_error("unknown flag '%s' for info", a.argv[a.i]);
     }
     char path[4096];

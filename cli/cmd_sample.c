@@ -32,17 +32,14 @@ static const char *HELP =
     "                     euler, tau-leaping (default for SEDD)\n";
 
 int cmd_sample(int argc, char **argv) {
-    if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
-        fputs(HELP, stdout);
-        return 0;
-    }
+    if (wants_help(argc, argv)) return show_help(HELP);
     if (argc < 1 || argv[0][0] == '-') return usage_error("sample needs a run folder or checkpoint: genc sample DIR (see --help)");
     const char *dir = argv[0];
     genc_lm_sample_opts o = {200, 1, 0.8f, 0, 1.0f, 1, 1, 0, 0, GENC_REMASK_LOW_CONFIDENCE, 0.f, GENC_SAMPLER_DEFAULT};
     const char *prompt = "";
     args a = {argc, 1, argv, 0};
     while (a.i < a.argc && !a.bad) {
-        if (flag(&a, "--help") || flag(&a, "-h")) { fputs(HELP, stdout); return 0; }
+        if (flag(&a, "--help") || flag(&a, "-h")) return show_help(HELP);
         else if (flag(&a, "--prompt")) prompt = val_str(&a, "--prompt");
         else if (flag(&a, "--len")) o.len = val_int(&a, "--len", 1, 1 << 20);
         else if (flag(&a, "--n")) o.n = val_int(&a, "--n", 1, 1024);

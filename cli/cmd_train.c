@@ -60,8 +60,6 @@ static const char *HELP =
     "  --weight-decay W     decoupled weight decay on matrices (default 0.1)\n"
     "  --clip G             clip the global gradient norm to G (default 1; 0 disables)\n";
 
-typedef struct prog_state { double dummy; } prog_state;
-
 static void on_progress(const genc_lm_progress *p, void *user) {
     char stats[160];
     snprintf(stats, sizeof stats, "loss %.4f (%.3f bpt) lr %.2e |g| %.2f %.0f tok/s", p->loss,
@@ -69,16 +67,8 @@ static void on_progress(const genc_lm_progress *p, void *user) {
     progress_show(p->step, p->total, stats, p->elapsed_s, p->eta_s);
 }
 
-static void on_message(const char *line, void *user) {
-    progress_end();
-    fprintf(stderr, "genc: %s\n", line);
-}
-
 int cmd_train(int argc, char **argv) {
-    if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
-        fputs(HELP, stdout);
-        return 0;
-    }
+    if (wants_help(argc, argv)) return show_help(HELP);
     if (argc < 1 || argv[0][0] == '-') return usage_error("train needs a family: genc train lm [flags] (see genc train lm --help)");
     if (strcmp(argv[0], "lm") != 0) return usage_error("unknown family '%s' for train (available: lm)", argv[0]);
     genc_tf_config cfg;
@@ -89,12 +79,12 @@ int cmd_train(int argc, char **argv) {
     run.out_dir = "runs/lm";
     run.save_every = 500;
     run.progress = on_progress;
-    run.message = on_message;
+    run.message = cli_message;
     int steps_given = 0, threads = 0, min_lr_given = 0;
     args a = {argc, 1, argv, 0};
     while (a.i < a.argc && !a.bad) {
         const char *s;
-        if (flag(&a, "--help") || flag(&a, "-h")) { fputs(HELP, stdout); return 0; }
+        if (flag(&a, "--help") || flag(&a, "-h")) return show_help(HELP);
         else if (flag(&a, "--data")) { s = val_str(&a, "--data"); snprintf(tc.data, sizeof tc.data, "%s", s); }
         else if (flag(&a, "--out")) run.out_dir = val_str(&a, "--out");
         else if (flag(&a, "--steps")) { tc.steps = val_i64(&a, "--steps", 1, (int64_t)1e12); steps_given = 1; }
