@@ -4,8 +4,8 @@
  * D = (C/G)·S values (S = H·W or L), normalised by its own mean and biased variance, then
  * scaled and shifted per channel (PyTorch's nn.GroupNorm):
  *   y[b, c, s] = (x − μ_bg)·rstd_bg · w[c] + b[c],  rstd = 1/√(σ² + eps)
- * Statistics are accumulated in double, two passes (no E[x²] − E[x]² cancellation), and
- * saved for backward. Backward, with x̂ = (x − μ)·rstd and dx̂ = dy·w[c]:
+ * Row statistics come from genc_row_stats (double, two passes) and are saved for backward.
+ * Backward, with x̂ = (x − μ)·rstd and dx̂ = dy·w[c]:
  *   dx = rstd·(dx̂ − mean_row(dx̂) − x̂·mean_row(dx̂·x̂)),  dw[c] = Σ_{b,s} dy·x̂,  db[c] = Σ_{b,s} dy
  * Both row means follow from two per-channel sums, Σ_s dy and Σ_s dy·x̂, which are also the
  * per-sample shares of db and dw: they are stored as [B, C] partials and summed over the
@@ -13,8 +13,7 @@
 #include "genc/ops.h"
 
 #include "colsum.h"
-
-#include <math.h>
+#include "rowstats.h"
 
 #define PAR_MIN 16384
 
@@ -88,19 +87,14 @@ genc_tensor *genc_group_norm(genc_ctx *c, genc_tensor *x, int groups, genc_tenso
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x->data + r * D;
         float *yr = y->data + r * D;
-        double s = 0, v = 0;
-#pragma omp simd reduction(+ : s)
-        for (int64_t j = 0; j < D; j++) s += xr[j];
-        double mu = s / D;
-#pragma omp simd reduction(+ : v)
-        for (int64_t j = 0; j < D; j++) v += ((double)xr[j] - mu) * ((double)xr[j] - mu);
-        float rs = (float)(1.0 / sqrt(v / D + eps));
-        stats[r] = (float)mu;
+        float mu, rs;
+        genc_row_stats(xr, D, eps, &mu, &rs);
+        stats[r] = mu;
         stats[rows + r] = rs;
         int c0 = (int)(r % g.G) * Cg;
         for (int k = 0; k < Cg; k++) { /* y = x·scale + shift, per channel */
             float scale = rs * (w ? w->data[c0 + k] : 1.0f);
-            float shift = (b ? b->data[c0 + k] : 0.0f) - (float)mu * scale;
+            float shift = (b ? b->data[c0 + k] : 0.0f) - mu * scale;
             const float *xk = xr + (int64_t)k * S;
             float *yk = yr + (int64_t)k * S;
 #pragma omp simd
