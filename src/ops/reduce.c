@@ -130,7 +130,7 @@ static void axis_max(const float *x, axis_view v, float *m, int32_t *idx) {
  * would split it evenly among ties). */
 static void max_axis_backward(genc_ctx *c, genc_node *nd) {
     genc_tensor *x = nd->in[0];
-    axis_view v = {nd->iarg[0], nd->iarg[1], nd->iarg[2]};
+    axis_view v = view_of(x, (int)nd->iarg[0]);
     const int32_t *idx = nd->saved;
     const float *g = nd->out->grad;
     float *gx = genc_grad(c, x);
@@ -150,9 +150,7 @@ genc_tensor *genc_max_axis(genc_ctx *c, genc_tensor *x, int axis, int keepdim) {
     axis_max(x->data, v, out->data, idx);
     genc_node *nd = genc_record(c, max_axis_backward, out, 1, &x);
     if (nd) {
-        nd->iarg[0] = v.outer;
-        nd->iarg[1] = v.L;
-        nd->iarg[2] = v.inner;
+        nd->iarg[0] = a;
         nd->saved = idx;
     }
     return out;
@@ -165,7 +163,7 @@ genc_tensor *genc_max_axis(genc_ctx *c, genc_tensor *x, int axis, int keepdim) {
  * supported.  dx_l += dy · e^(x_l − y) (the softmax). */
 static void logsumexp_backward(genc_ctx *c, genc_node *nd) {
     genc_tensor *x = nd->in[0];
-    axis_view v = {nd->iarg[0], nd->iarg[1], nd->iarg[2]};
+    axis_view v = view_of(x, (int)nd->iarg[0]);
     const float *y = nd->out->data, *g = nd->out->grad, *xd = x->data;
     float *gx = genc_grad(c, x);
     if (v.inner == 1) { /* rows along the last axis: vectorise along the row */
@@ -220,10 +218,6 @@ genc_tensor *genc_logsumexp_axis(genc_ctx *c, genc_tensor *x, int axis, int keep
         for (int64_t j = 0; j < w; j++) mo[j] = shift[j] + (float)log(acc[j]);
     }
     genc_node *nd = genc_record(c, logsumexp_backward, out, 1, &x);
-    if (nd) {
-        nd->iarg[0] = v.outer;
-        nd->iarg[1] = v.L;
-        nd->iarg[2] = v.inner;
-    }
+    if (nd) nd->iarg[0] = a;
     return out;
 }

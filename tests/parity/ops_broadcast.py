@@ -18,13 +18,17 @@ torch.set_num_threads(1)
 T = {}
 
 
-def grads(out, dy, leaves):
+def run(case, fn, inputs, dy=None):
+    """Saves <case>.out and <case>.g<name> for every input: the gradients of sum(out * dy).
+    dy is drawn (and saved as <case>.dy) unless given. Inputs are saved by the caller."""
+    leaves = {k: v.detach().clone().requires_grad_(True) for k, v in inputs.items()}
+    out = fn(*leaves.values())
+    if dy is None:
+        dy = T[f"{case}.dy"] = torch.randn(out.shape)
     (out * dy).sum().backward()
-    return [v.grad for v in leaves]
-
-
-def leaf(t):
-    return t.detach().clone().requires_grad_(True)
+    T[f"{case}.out"] = out
+    for k, v in leaves.items():
+        T[f"{case}.g{k}"] = v.grad
 
 
 # ---------------------------------------------------------------- broadcasting binary ops
@@ -54,10 +58,7 @@ for pair, (sa, sb) in PAIRS.items():
     dy = torch.randn(torch.broadcast_shapes(sa, sb))
     T[f"{pair}.a"], T[f"{pair}.b"], T[f"{pair}.dy"] = a, b, dy
     for op, fn in OPS.items():
-        la, lb = leaf(a), leaf(b)
-        out = fn(la, lb)
-        ga, gb = grads(out, dy, [la, lb])
-        T[f"{op}_{pair}.out"], T[f"{op}_{pair}.ga"], T[f"{op}_{pair}.gb"] = out, ga, gb
+        run(f"{op}_{pair}", fn, {"a": a, "b": b}, dy)
 
 # ---------------------------------------------------------------- axis reductions
 # (case, shape, axis, keepdim). The last axis (contiguous rows), axis 0 with more than 256
@@ -91,11 +92,7 @@ for case, shape, axis, keepdim in REDUCE:
         "lse": (xl, lambda x: torch.logsumexp(x, axis, keepdim=bool(keepdim))),
     }
     for op, (x, fn) in fns.items():
-        lx = leaf(x)
-        out = fn(lx)
-        dy = torch.randn(out.shape)
-        (gx,) = grads(out, dy, [lx])
-        T[f"{op}_{case}.out"], T[f"{op}_{case}.dy"], T[f"{op}_{case}.gx"] = out, dy, gx
+        run(f"{op}_{case}", fn, {"x": x})
 
 # ---------------------------------------------------------------- unary ops
 x = torch.randn(8, 50, 96) * 3
@@ -113,27 +110,17 @@ UNARY = {
     "log_sigmoid": (xwide, F.logsigmoid),
 }
 for case, (xin, fn) in UNARY.items():
-    lx = leaf(xin)
-    out = fn(lx)
-    dy = torch.randn(out.shape)
-    (gx,) = grads(out, dy, [lx])
-    T[f"{case}.x"], T[f"{case}.out"], T[f"{case}.dy"], T[f"{case}.gx"] = xin, out, dy, gx
+    T[f"{case}.x"] = xin
+    run(case, fn, {"x": xin})
 
 # ---------------------------------------------------------------- l2 normalize, mse
 xn = torch.randn(6, 40, 32)
 xn[0, 0] *= 1e-5  # norm ~6e-5 < eps: the clamped branch
 xn[0, 1] *= 2e-3 / xn[0, 1].norm()  # norm 2e-3, just above eps
-lx = leaf(xn)
-out = F.normalize(lx, p=2.0, dim=-1, eps=1e-3)
-dy = torch.randn(out.shape)
-(gx,) = grads(out, dy, [lx])
-T["l2n.x"], T["l2n.out"], T["l2n.dy"], T["l2n.gx"] = xn, out, dy, gx
+T["l2n.x"] = xn
+run("l2n", lambda x: F.normalize(x, p=2.0, dim=-1, eps=1e-3), {"x": xn})
 
-a, b = torch.randn(4, 30, 16), torch.randn(4, 30, 16)
-la, lb = leaf(a), leaf(b)
-out = F.mse_loss(la, lb)
-dy = torch.randn(1)
-ga, gb = grads(out, dy, [la, lb])
-T.update({"mse.a": a, "mse.b": b, "mse.out": out.reshape(1), "mse.dy": dy, "mse.ga": ga, "mse.gb": gb})
+T["mse.a"], T["mse.b"] = torch.randn(4, 30, 16), torch.randn(4, 30, 16)
+run("mse", lambda a, b: F.mse_loss(a, b).reshape(1), {"a": T["mse.a"], "b": T["mse.b"]})
 
 save(out_path(), T)
