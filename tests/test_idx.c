@@ -58,7 +58,8 @@ static void expect_error(const char *path, const char *what, const char *s1, con
     genc_idx x;
     int rc = genc_idx_load(path, &x);
     const char *m = genc_error();
-    CHECK(rc == GENC_ERR && x.data == NULL && strstr(m, path) && strstr(m, s1) && (!s2 || strstr(m, s2)),
+    CHECK(rc == GENC_ERR && x.data == NULL && strstr(m, path) && strstr(m, s1) &&
+              (!s2 || strstr(m, s2)),
           "%s refused (message: %s)", what, m);
 }
 
@@ -99,27 +100,23 @@ static void test_hostile(void) {
     expect_error(at("missing.idx"), "missing file", "No such file", NULL);
     write_bytes(at("empty.idx"), buf, 0);
     expect_error(at("empty.idx"), "empty file", "shorter than the 4-byte magic", NULL);
-    memcpy(bad, buf, n);
-    bad[0] = 0x1f;
-    bad[1] = 0x00;
-    write_bytes(at("magic.idx"), bad, n);
-    expect_error(at("magic.idx"), "wrong magic", "not an IDX file", "00 00 <type> <ndims>");
-    memcpy(bad, buf, n);
-    bad[2] = 0x0D;
-    write_bytes(at("float.idx"), bad, n);
-    expect_error(at("float.idx"), "float type", "0x0D (32-bit float) is not supported", NULL);
-    bad[2] = 0x42;
-    write_bytes(at("type.idx"), bad, n);
-    expect_error(at("type.idx"), "unknown type", "unknown IDX element type 0x42", NULL);
-    memcpy(bad, buf, n);
-    bad[3] = 0;
-    write_bytes(at("nd0.idx"), bad, n);
-    expect_error(at("nd0.idx"), "0 dimensions", "0 dimensions", NULL);
-    bad[3] = 5;
-    write_bytes(at("nd5.idx"), bad, n);
-    expect_error(at("nd5.idx"), "5 dimensions", "5 dimensions", NULL);
+    /* one header byte changed: magic, element type, number of dimensions */
+    const struct { int at, value; const char *name, *s1, *s2; } patch[] = {
+        {0, 0x1f, "magic.idx", "not an IDX file", "00 00 <type> <ndims>"},
+        {2, 0x0D, "float.idx", "0x0D (32-bit float) is not supported", NULL},
+        {2, 0x42, "type.idx", "unknown IDX element type 0x42", NULL},
+        {3, 0, "nd0.idx", "0 dimensions", NULL},
+        {3, 5, "nd5.idx", "5 dimensions", NULL},
+    };
+    for (int k = 0; k < 5; k++) {
+        memcpy(bad, buf, n);
+        bad[patch[k].at] = (uint8_t)patch[k].value;
+        write_bytes(at(patch[k].name), bad, n);
+        expect_error(at(patch[k].name), patch[k].name, patch[k].s1, patch[k].s2);
+    }
     write_bytes(at("hdr.idx"), buf, 10);
-    expect_error(at("hdr.idx"), "header cut in the sizes", "truncated IDX header", "need 12 bytes, the file holds 6");
+    expect_error(at("hdr.idx"), "header cut in the sizes", "truncated IDX header",
+                 "need 12 bytes, the file holds 6");
     uint32_t zero[3] = {2, 0, 4};
     size_t nz = make_idx(bad, 3, zero, 0);
     write_bytes(at("dim0.idx"), bad, nz);
@@ -129,7 +126,8 @@ static void test_hostile(void) {
     write_bytes(at("short.idx"), buf, n - 4);
     expect_error(at("short.idx"), "truncated data", "says 24 data bytes", "holds 20");
     write_gz(at("short.idx.gz"), buf, n - 4);
-    expect_error(at("short.idx.gz"), "truncated gzipped data", "the header says 24 bytes", "holds 20");
+    expect_error(at("short.idx.gz"), "truncated gzipped data", "the header says 24 bytes",
+                 "holds 20");
     memcpy(bad, buf, n);
     memcpy(bad + n, "xyz", 3);
     write_bytes(at("long.idx"), bad, n + 3);
@@ -174,7 +172,8 @@ static void test_claim_below_cap(void) {
     size_t nh = make_idx(bad, 3, dims, 100);
     write_gz(at("bigclaim.gz"), bad, nh);
 #if defined(__SANITIZE_ADDRESS__)
-    expect_error(at("bigclaim.gz"), "claim below the cap, little data", "truncated IDX data", "holds 100");
+    expect_error(at("bigclaim.gz"), "claim below the cap, little data", "truncated IDX data",
+                 "holds 100");
 #else
     pid_t pid = fork();
     if (pid == 0) {
@@ -182,7 +181,8 @@ static void test_claim_below_cap(void) {
         FILE *f = fopen("/proc/self/statm", "r");
         if (!f || fscanf(f, "%ld", &pages) != 1) _exit(3);
         fclose(f);
-        struct rlimit lim = {(rlim_t)pages * page + (256u << 20), (rlim_t)pages * page + (256u << 20)};
+        struct rlimit lim = {(rlim_t)pages * page + (256u << 20),
+                             (rlim_t)pages * page + (256u << 20)};
         if (setrlimit(RLIMIT_AS, &lim) != 0) _exit(3);
         genc_idx x;
         int rc = genc_idx_load(at("bigclaim.gz"), &x);
@@ -192,7 +192,8 @@ static void test_claim_below_cap(void) {
     int status = 0;
     waitpid(pid, &status, 0);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-          "1 GiB claim with 100 bytes read under a 256 MiB address-space limit (status %d)", status);
+          "1 GiB claim with 100 bytes read under a 256 MiB address-space limit (status %d)",
+          status);
 #endif
 }
 
@@ -212,18 +213,22 @@ static void test_fashion(void) {
     char p[512];
     uint8_t raw[784], lab;
     genc_images tr, te, all;
-    CHECK(genc_images_load("fashion-mnist", GENC_SPLIT_TRAIN, &tr) == GENC_OK, "train: %s", genc_error());
-    CHECK(tr.n == 60000 && tr.channels == 1 && tr.height == 28 && tr.width == 28 && tr.n_classes == 10 &&
-          tr.labels, "train is 60000 x 1 x 28 x 28 with 10 classes (n = %lld)", (long long)tr.n);
+    CHECK(genc_images_load("fashion-mnist", GENC_SPLIT_TRAIN, &tr) == GENC_OK, "train: %s",
+          genc_error());
+    CHECK(tr.n == 60000 && tr.channels == 1 && tr.height == 28 && tr.width == 28 &&
+              tr.n_classes == 10 && tr.labels,
+          "train is 60000 x 1 x 28 x 28 with 10 classes (n = %lld)", (long long)tr.n);
     CHECK(tr.class_names && strcmp(tr.class_names[0], "T-shirt/top") == 0 &&
           strcmp(tr.class_names[9], "Ankle boot") == 0, "class names");
     snprintf(p, sizeof p, "%s/train-labels-idx1-ubyte.gz", dir);
-    CHECK(raw_bytes(p, 8, &lab, 1) && tr.labels && tr.labels[0] == lab, "first train label %d = file byte %d",
-          tr.labels ? tr.labels[0] : -1, lab);
+    CHECK(raw_bytes(p, 8, &lab, 1) && tr.labels && tr.labels[0] == lab,
+          "first train label %d = file byte %d", tr.labels ? tr.labels[0] : -1, lab);
     snprintf(p, sizeof p, "%s/train-labels-idx1-ubyte.gz", dir);
-    CHECK(raw_bytes(p, 8 + 59999, &lab, 1) && tr.labels && tr.labels[59999] == lab, "last train label");
+    CHECK(raw_bytes(p, 8 + 59999, &lab, 1) && tr.labels && tr.labels[59999] == lab,
+          "last train label");
     snprintf(p, sizeof p, "%s/train-images-idx3-ubyte.gz", dir);
-    CHECK(raw_bytes(p, 16, raw, 784) && tr.pixels && memcmp(tr.pixels, raw, 784) == 0, "first train image");
+    CHECK(raw_bytes(p, 16, raw, 784) && tr.pixels && memcmp(tr.pixels, raw, 784) == 0,
+          "first train image");
     CHECK(raw_bytes(p, 16 + 784L * 12345, raw, 784) && tr.pixels &&
           memcmp(tr.pixels + 784L * 12345, raw, 784) == 0, "train image 12345");
 
@@ -234,8 +239,10 @@ static void test_fashion(void) {
     CHECK(genc_images_load("fashion-mnist", GENC_SPLIT_ALL, &all) == GENC_OK && all.n == 70000,
           "all has 70000 images: %s", genc_error());
     if (all.n == 70000 && te.n == 10000 && tr.n == 60000) {
-        CHECK(memcmp(all.pixels, tr.pixels, 784) == 0 && memcmp(all.pixels + 784L * 60000, te.pixels, 784) == 0 &&
-              all.labels[60000] == te.labels[0] && all.labels[59999] == tr.labels[59999], "all = train then test");
+        CHECK(memcmp(all.pixels, tr.pixels, 784) == 0 &&
+                  memcmp(all.pixels + 784L * 60000, te.pixels, 784) == 0 &&
+                  all.labels[60000] == te.labels[0] && all.labels[59999] == tr.labels[59999],
+              "all = train then test");
     }
     /* every class occurs 6000 times in train (the data set's documented balance) */
     int count[10] = {0}, balanced = 1;
@@ -248,7 +255,8 @@ static void test_fashion(void) {
 
     setenv("GENC_FASHION_MNIST", at("no_such_folder"), 1);
     CHECK(genc_images_load("fashion-mnist", GENC_SPLIT_TRAIN, &tr) == GENC_ERR &&
-          strstr(genc_error(), "apt-get install dataset-fashion-mnist"), "missing package: %s", genc_error());
+              strstr(genc_error(), "apt-get install dataset-fashion-mnist"),
+          "missing package: %s", genc_error());
     unsetenv("GENC_FASHION_MNIST");
 }
 
@@ -277,8 +285,9 @@ static void test_user_files(void) {
     CHECK(genc_images_load(at("my-train-images-idx3-ubyte"), GENC_SPLIT_TRAIN, &a) == GENC_OK &&
           a.n == 23 && a.height == 4 && a.width == 3 && a.channels == 1 && a.labels &&
           a.n_classes == 7 && a.class_names == NULL, "train = first 23: %s", genc_error());
-    CHECK(genc_images_load(at("my-train-images-idx3-ubyte"), GENC_SPLIT_TEST, &b) == GENC_OK && b.n == 2 &&
-          b.labels && b.labels[0] == (23 * 3) % 7 && b.pixels[0] == (uint8_t)((23 * 12 * 7 + 3) % 256),
+    CHECK(genc_images_load(at("my-train-images-idx3-ubyte"), GENC_SPLIT_TEST, &b) == GENC_OK &&
+              b.n == 2 && b.labels && b.labels[0] == (23 * 3) % 7 &&
+              b.pixels[0] == (uint8_t)((23 * 12 * 7 + 3) % 256),
           "test = last 2: %s", genc_error());
     genc_images_free(&a);
     genc_images_free(&b);
@@ -286,13 +295,16 @@ static void test_user_files(void) {
     /* with a t10k sibling, that file is the test split and train is the whole train file */
     write_images("my-t10k-images-idx3-ubyte", 6, 4, 3, 1);
     write_labels("my-t10k-labels-idx1-ubyte", 6, 7);
-    CHECK(genc_images_load(at("my-train-images-idx3-ubyte"), GENC_SPLIT_TRAIN, &a) == GENC_OK && a.n == 25,
+    CHECK(genc_images_load(at("my-train-images-idx3-ubyte"), GENC_SPLIT_TRAIN, &a) == GENC_OK &&
+              a.n == 25,
           "train = whole train file");
-    CHECK(genc_images_load(at("my-train-images-idx3-ubyte"), GENC_SPLIT_TEST, &b) == GENC_OK && b.n == 6 &&
-          b.labels && b.labels[5] == 15 % 7, "test = the t10k file");
+    CHECK(genc_images_load(at("my-train-images-idx3-ubyte"), GENC_SPLIT_TEST, &b) == GENC_OK &&
+              b.n == 6 && b.labels && b.labels[5] == 15 % 7,
+          "test = the t10k file");
     genc_images_free(&a);
     genc_images_free(&b);
-    CHECK(genc_images_load(at("my-train-images-idx3-ubyte"), GENC_SPLIT_ALL, &a) == GENC_OK && a.n == 31,
+    CHECK(genc_images_load(at("my-train-images-idx3-ubyte"), GENC_SPLIT_ALL, &a) == GENC_OK &&
+              a.n == 31,
           "all = 25 + 6");
     genc_images_free(&a);
 
@@ -313,31 +325,37 @@ static void test_user_files(void) {
     CHECK(lab[0] == -1 && lab[1] == -1, "unlabelled batch gives -1");
     genc_images_free(&a);
     write_images("pics.idx", 3, 2, 2, 1);
-    CHECK(genc_images_load(at("pics.idx"), GENC_SPLIT_TEST, &a) == GENC_ERR && strstr(genc_error(), "no test split"),
+    CHECK(genc_images_load(at("pics.idx"), GENC_SPLIT_TEST, &a) == GENC_ERR &&
+              strstr(genc_error(), "no test split"),
           "3 images leave no test split: %s", genc_error());
 
     /* 4-D (n, h, w, 3) becomes (n, 3, h, w) */
     write_images("rgb-images.idx", 2, 2, 3, 3);
-    CHECK(genc_images_load(at("rgb-images.idx"), GENC_SPLIT_ALL, &a) == GENC_OK && a.channels == 3 &&
-          a.height == 2 && a.width == 3, "RGB file: %s", genc_error());
+    CHECK(genc_images_load(at("rgb-images.idx"), GENC_SPLIT_ALL, &a) == GENC_OK &&
+              a.channels == 3 && a.height == 2 && a.width == 3,
+          "RGB file: %s", genc_error());
     int ok = a.pixels != NULL;
     for (int i = 0; ok && i < 2; i++)
         for (int y = 0; y < 2; y++)
             for (int xx = 0; xx < 3; xx++)
                 for (int c = 0; c < 3; c++) {
                     size_t src = (((size_t)i * 2 + y) * 3 + xx) * 3 + c;
-                    ok &= a.pixels[((i * 3 + c) * 2 + y) * 3 + xx] == (uint8_t)((src * 7 + 3) % 256);
+                    ok &=
+                        a.pixels[((i * 3 + c) * 2 + y) * 3 + xx] == (uint8_t)((src * 7 + 3) % 256);
                 }
     CHECK(ok, "HWC file bytes land in CHW order");
     genc_images_free(&a);
     write_images("two-images.idx", 2, 2, 3, 2);
-    CHECK(genc_images_load(at("two-images.idx"), GENC_SPLIT_ALL, &a) == GENC_ERR && strstr(genc_error(), "1 or 3"),
+    CHECK(genc_images_load(at("two-images.idx"), GENC_SPLIT_ALL, &a) == GENC_ERR &&
+              strstr(genc_error(), "1 or 3"),
           "2 channels refused: %s", genc_error());
     write_labels("flat-images.idx", 4, 3);
-    CHECK(genc_images_load(at("flat-images.idx"), GENC_SPLIT_ALL, &a) == GENC_ERR && strstr(genc_error(), "1 dimension"),
+    CHECK(genc_images_load(at("flat-images.idx"), GENC_SPLIT_ALL, &a) == GENC_ERR &&
+              strstr(genc_error(), "1 dimension"),
           "1-D file as images refused: %s", genc_error());
     CHECK(genc_images_load(at("nothing-images.idx"), GENC_SPLIT_ALL, &a) == GENC_ERR &&
-          strstr(genc_error(), "no such file") && strstr(genc_error(), "fashion-mnist"), "missing path: %s", genc_error());
+              strstr(genc_error(), "no such file") && strstr(genc_error(), "fashion-mnist"),
+          "missing path: %s", genc_error());
 }
 
 static void test_batches(void) {
@@ -355,7 +373,8 @@ static void test_batches(void) {
     genc_images_batch(&im, &r, B, -1.f, 1.f, x, lab);
     CHECK(r.counter == B, "one rng call per image (counter %llu)", (unsigned long long)r.counter);
     genc_images_batch(&im, &r2, B, -1.f, 1.f, x2, lab2);
-    CHECK(memcmp(x, x2, sizeof x) == 0 && memcmp(lab, lab2, sizeof lab) == 0, "same rng, same batch");
+    CHECK(memcmp(x, x2, sizeof x) == 0 && memcmp(lab, lab2, sizeof lab) == 0,
+          "same rng, same batch");
     int ok = 1;
     for (int b = 0; b < B; b++) {
         uint32_t i = genc_rng_below(&r3, 10);   /* the documented draw: image i of the set */
@@ -368,9 +387,11 @@ static void test_batches(void) {
     CHECK(ok, "batch rows are the drawn images scaled to [-1, 1] with their labels");
     float y[4 * P];
     int32_t ly[4];
-    CHECK(genc_images_get(&im, 8, 4, 0.f, 1.f, y, ly) == 2 && ly[0] == (8 * 3) % 4 && ly[1] == (9 * 3) % 4 &&
-          y[P] == (float)im.pixels[9 * P] / 255.f, "get stops at the end of the set");
-    CHECK(genc_images_get(&im, 10, 4, 0.f, 1.f, y, ly) == 0 && genc_images_get(&im, -1, 4, 0.f, 1.f, y, ly) == 0,
+    CHECK(genc_images_get(&im, 8, 4, 0.f, 1.f, y, ly) == 2 && ly[0] == (8 * 3) % 4 &&
+              ly[1] == (9 * 3) % 4 && y[P] == (float)im.pixels[9 * P] / 255.f,
+          "get stops at the end of the set");
+    CHECK(genc_images_get(&im, 10, 4, 0.f, 1.f, y, ly) == 0 &&
+              genc_images_get(&im, -1, 4, 0.f, 1.f, y, ly) == 0,
           "get outside the set returns 0");
     float lo_hi[P];
     genc_images_get(&im, 0, 1, 0.f, 1.f, lo_hi, NULL);

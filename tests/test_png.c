@@ -13,7 +13,8 @@
 #include <zlib.h>
 
 /* Read a PNG with libpng into 8-bit pixels of the given format (malloc'd); NULL on failure. */
-static uint8_t *read_png(const char *path, png_uint_32 format, int *w, int *h, png_uint_32 *file_format) {
+static uint8_t *read_png(const char *path, png_uint_32 format, int *w, int *h,
+                         png_uint_32 *file_format) {
     png_image img;
     memset(&img, 0, sizeof img);
     img.version = PNG_IMAGE_VERSION;
@@ -44,12 +45,14 @@ static void test_gray_rgb(void) {
     png_uint_32 ff;
     CHECK(genc_png_write("png_gray.png", gray, W, H, 1) == GENC_OK, "write gray: %s", genc_error());
     uint8_t *g = read_png("png_gray.png", PNG_FORMAT_GRAY, &w, &h, &ff);
-    CHECK(g && w == W && h == H && ff == PNG_FORMAT_GRAY, "gray header %dx%d format %u", w, h, (unsigned)ff);
+    CHECK(g && w == W && h == H && ff == PNG_FORMAT_GRAY, "gray header %dx%d format %u", w, h,
+          (unsigned)ff);
     CHECK(g && memcmp(g, gray, sizeof gray) == 0, "gray pixels equal");
     free(g);
     CHECK(genc_png_write("png_rgb.png", rgb, W, H, 3) == GENC_OK, "write rgb: %s", genc_error());
     uint8_t *c = read_png("png_rgb.png", PNG_FORMAT_RGB, &w, &h, &ff);
-    CHECK(c && w == W && h == H && ff == PNG_FORMAT_RGB, "rgb header %dx%d format %u", w, h, (unsigned)ff);
+    CHECK(c && w == W && h == H && ff == PNG_FORMAT_RGB, "rgb header %dx%d format %u", w, h,
+          (unsigned)ff);
     CHECK(c && memcmp(c, rgb, sizeof rgb) == 0, "rgb pixels equal");
     free(c);
     uint8_t one = 200;
@@ -58,7 +61,8 @@ static void test_gray_rgb(void) {
     unlink("png_rgb.png");
     unlink("png_one.png");
 
-    CHECK(genc_png_write("png_bad.png", gray, W, H, 2) == GENC_ERR && strstr(genc_error(), "2 channels"),
+    CHECK(genc_png_write("png_bad.png", gray, W, H, 2) == GENC_ERR &&
+              strstr(genc_error(), "2 channels"),
           "2 channels refused: %s", genc_error());
     CHECK(genc_png_write("png_bad.png", gray, 0, H, 1) == GENC_ERR, "width 0 refused");
     CHECK(genc_png_write("png_bad.png", gray, W, -1, 1) == GENC_ERR, "negative height refused");
@@ -94,7 +98,8 @@ static void test_plot(void) {
     if (px) {
         CHECK(px[0] == 255 && px[1] == 255 && px[2] == 255, "white background");
         /* the first two series colours (tab10 blue and orange) are on the canvas */
-        int blue = count_colour(px, w * h, 31, 119, 180), orange = count_colour(px, w * h, 255, 127, 14);
+        int blue = count_colour(px, w * h, 31, 119, 180),
+            orange = count_colour(px, w * h, 255, 127, 14);
         CHECK(blue > 200 && orange > 200, "both series drawn (%d, %d pixels)", blue, orange);
         int ink = count_colour(px, w * h, 40, 40, 40);
         CHECK(ink > 100, "text drawn (%d pixels)", ink);
@@ -126,23 +131,30 @@ static void test_plot(void) {
         int rc = genc_png_plot("png_edge.png", "limits", lx, one, NULL, 1, 3, 200, 120);
         CHECK(rc == GENC_OK || rc == GENC_ERR, "limit case %d", k);
     }
-    CHECK(genc_png_plot("png_edge.png", "one point", x, ys, labels, 2, 1, 200, 120) == GENC_OK, "one point");
-    CHECK(genc_png_plot("png_edge.png", "empty", NULL, ys, labels, 2, 0, 200, 120) == GENC_OK, "no points: %s", genc_error());
+    CHECK(genc_png_plot("png_edge.png", "one point", x, ys, labels, 2, 1, 200, 120) == GENC_OK,
+          "one point");
+    CHECK(genc_png_plot("png_edge.png", "empty", NULL, ys, labels, 2, 0, 200, 120) == GENC_OK,
+          "no points: %s", genc_error());
     const double *eight[8] = {a, b, nan_y, flat, tiny, a, b, flat};
-    CHECK(genc_png_plot("png_edge.png", "eight series with a title much longer than the image is wide",
-                        x, eight, NULL, 8, N, 300, 200) == GENC_OK, "eight series");
+    CHECK(genc_png_plot("png_edge.png",
+                        "eight series with a title much longer than the image is wide", x, eight,
+                        NULL, 8, N, 300, 200) == GENC_OK,
+          "eight series");
     px = read_png("png_edge.png", PNG_FORMAT_RGB, &w, &h, &ff);
     CHECK(px && w == 300 && h == 200, "eight-series plot reads back");
     free(px);
     unlink("png_edge.png");
 
     const double *nine[9] = {a, a, a, a, a, a, a, a, a};
-    CHECK(genc_png_plot("png_bad.png", "t", x, nine, NULL, 9, N, 300, 200) == GENC_ERR, "nine series refused");
-    CHECK(genc_png_plot("png_bad.png", "t", x, ys, NULL, 0, N, 300, 200) == GENC_ERR, "zero series refused");
+    CHECK(genc_png_plot("png_bad.png", "t", x, nine, NULL, 9, N, 300, 200) == GENC_ERR,
+          "nine series refused");
+    CHECK(genc_png_plot("png_bad.png", "t", x, ys, NULL, 0, N, 300, 200) == GENC_ERR,
+          "zero series refused");
     CHECK(genc_png_plot("png_bad.png", "t", x, ys, NULL, 2, N, 20, 10) == GENC_ERR &&
           strstr(genc_error(), "20x10"), "tiny canvas refused: %s", genc_error());
     const double *with_null[2] = {a, NULL};
-    CHECK(genc_png_plot("png_bad.png", "t", x, with_null, NULL, 2, N, 300, 200) == GENC_ERR, "NULL series refused");
+    CHECK(genc_png_plot("png_bad.png", "t", x, with_null, NULL, 2, N, 300, 200) == GENC_ERR,
+          "NULL series refused");
     CHECK(access("png_bad.png", F_OK) != 0, "nothing written on refusal");
 }
 
@@ -151,7 +163,8 @@ static void test_plot(void) {
 /* A PNG written with libpng's low-level API in any format; rows are packed as the format
  * says. Returns 0 on failure. */
 static int write_raw(const char *path, int w, int h, int depth, int type, const uint8_t *data,
-                     const png_color *pal, int n_pal, const uint8_t *trns, int n_trns, int interlace) {
+                     const png_color *pal, int n_pal, const uint8_t *trns, int n_trns,
+                     int interlace) {
     FILE *f = fopen(path, "wb");
     if (!f) return 0;
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
@@ -180,16 +193,19 @@ static int write_raw(const char *path, int w, int h, int depth, int type, const 
     return 1;
 }
 
-static uint8_t over_white(int v, int a) { return (uint8_t)lround((v * a + 255.0 * (255 - a)) / 255.0); }
+static uint8_t over_white(int v, int a) {
+    return (uint8_t)lround((v * a + 255.0 * (255 - a)) / 255.0);
+}
 
 /* Read path and compare with the expected 8-bit pixels. */
-static void expect_pixels(const char *what, const char *path, int w, int h, int ch, const uint8_t *want) {
+static void expect_pixels(const char *what, const char *path, int w, int h, int ch,
+                          const uint8_t *want) {
     genc_image im;
     int rc = genc_png_read(path, &im);
     CHECK(rc == GENC_OK, "%s: read: %s", what, genc_error());
     if (rc != GENC_OK) return;
-    CHECK(im.width == w && im.height == h && im.channels == ch, "%s: %dx%dx%d, want %dx%dx%d", what, im.width,
-          im.height, im.channels, w, h, ch);
+    CHECK(im.width == w && im.height == h && im.channels == ch, "%s: %dx%dx%d, want %dx%dx%d", what,
+          im.width, im.height, im.channels, w, h, ch);
     int bad = -1;
     for (int i = 0; bad < 0 && im.channels == ch && im.width == w && i < w * h * ch; i++)
         if (im.pixels[i] != want[i]) bad = i;
@@ -213,7 +229,8 @@ static void test_read_formats(void) {
             }
         char what[32];
         snprintf(what, sizeof what, "gray %d-bit", d);
-        CHECK(write_raw("png_r.png", W, H, d, PNG_COLOR_TYPE_GRAY, data, NULL, 0, NULL, 0, 0), "write %s", what);
+        CHECK(write_raw("png_r.png", W, H, d, PNG_COLOR_TYPE_GRAY, data, NULL, 0, NULL, 0, 0),
+              "write %s", what);
         expect_pixels(what, "png_r.png", W, H, 1, want);
     }
     /* 16-bit gray: v -> round(v / 257) */
@@ -269,12 +286,13 @@ static void test_read_formats(void) {
 
 /* A chunk with its CRC (length, type, data, CRC over type and data). */
 static size_t put_chunk(uint8_t *p, const char *type, const uint8_t *data, uint32_t n) {
-    p[0] = (uint8_t)(n >> 24), p[1] = (uint8_t)(n >> 16), p[2] = (uint8_t)(n >> 8), p[3] = (uint8_t)n;
+    p[0] = (uint8_t)(n >> 24), p[1] = (uint8_t)(n >> 16), p[2] = (uint8_t)(n >> 8),
+    p[3] = (uint8_t)n;
     memcpy(p + 4, type, 4);
     if (n) memcpy(p + 8, data, n);
     uint32_t crc = (uint32_t)crc32(0, p + 4, n + 4);
-    p[8 + n] = (uint8_t)(crc >> 24), p[9 + n] = (uint8_t)(crc >> 16), p[10 + n] = (uint8_t)(crc >> 8),
-    p[11 + n] = (uint8_t)crc;
+    p[8 + n] = (uint8_t)(crc >> 24), p[9 + n] = (uint8_t)(crc >> 16),
+          p[10 + n] = (uint8_t)(crc >> 8), p[11 + n] = (uint8_t)crc;
     return 12 + n;
 }
 
@@ -282,8 +300,19 @@ static size_t put_chunk(uint8_t *p, const char *type, const uint8_t *data, uint3
 static size_t tiny_png(uint8_t *buf, uint32_t w, uint32_t h) {
     static const uint8_t sig[8] = {137, 80, 78, 71, 13, 10, 26, 10};
     memcpy(buf, sig, 8);
-    uint8_t ihdr[13] = {(uint8_t)(w >> 24), (uint8_t)(w >> 16), (uint8_t)(w >> 8), (uint8_t)w,
-                        (uint8_t)(h >> 24), (uint8_t)(h >> 16), (uint8_t)(h >> 8), (uint8_t)h, 8, 2, 0, 0, 0};
+    uint8_t ihdr[13] = {(uint8_t)(w >> 24),
+                        (uint8_t)(w >> 16),
+                        (uint8_t)(w >> 8),
+                        (uint8_t)w,
+                        (uint8_t)(h >> 24),
+                        (uint8_t)(h >> 16),
+                        (uint8_t)(h >> 8),
+                        (uint8_t)h,
+                        8,
+                        2,
+                        0,
+                        0,
+                        0};
     size_t k = 8 + put_chunk(buf + 8, "IHDR", ihdr, 13);
     uint8_t idat[64];
     uLongf zn = sizeof idat;
@@ -303,7 +332,8 @@ static void write_file(const char *path, const void *p, size_t n) {
 static int refused(const char *path, const char *why) {
     genc_image im;
     int rc = genc_png_read(path, &im);
-    int ok = rc == GENC_ERR && im.pixels == NULL && strstr(genc_error(), path) && (!why || strstr(genc_error(), why));
+    int ok = rc == GENC_ERR && im.pixels == NULL && strstr(genc_error(), path) &&
+             (!why || strstr(genc_error(), why));
     if (!ok) fprintf(stderr, "  %s: rc %d, message: %s\n", path, rc, genc_error());
     return ok;
 }
@@ -319,7 +349,8 @@ static void test_read_hostile(void) {
     uint8_t buf[256];
     size_t n = tiny_png(buf, 4, 1);   /* a valid 4x1 RGB image */
     write_file("png_tiny.png", buf, n);
-    CHECK(genc_png_read("png_tiny.png", &im) == GENC_OK && im.width == 4 && im.height == 1 && im.channels == 3,
+    CHECK(genc_png_read("png_tiny.png", &im) == GENC_OK && im.width == 4 && im.height == 1 &&
+              im.channels == 3,
           "the tiny file itself is valid: %s", genc_error());
     genc_image_free(&im);
     int all_refused = 1;
@@ -361,18 +392,21 @@ static void test_read_hostile(void) {
         uint8_t *dmg = malloc(gn);
         memcpy(dmg, good, gn);
         int flips = 1 + (int)genc_rng_below(&r, 4);
-        for (int k = 0; k < flips; k++) dmg[8 + genc_rng_below(&r, (uint32_t)(gn - 8))] ^= (uint8_t)(1 + genc_rng_below(&r, 255));
+        for (int k = 0; k < flips; k++)
+            dmg[8 + genc_rng_below(&r, (uint32_t)(gn - 8))] ^=
+                (uint8_t)(1 + genc_rng_below(&r, 255));
         write_file("png_dmg.png", dmg, gn);
         int rc = genc_png_read("png_dmg.png", &im);
         outcomes[rc == GENC_OK]++;
         genc_image_free(&im);
         free(dmg);
     }
-    CHECK(outcomes[0] > 300, "damaged files refused (%d of 400; the rest hit ancillary bytes or filters)",
+    CHECK(outcomes[0] > 300,
+          "damaged files refused (%d of 400; the rest hit ancillary bytes or filters)",
           outcomes[0]);
     free(good);
-    const char *files[] = {"png_text.png", "png_empty.png", "png_tiny.png", "png_cut.png", "png_crc.png",
-                           "png_huge.png", "png_good.png", "png_dmg.png"};
+    const char *files[] = {"png_text.png", "png_empty.png", "png_tiny.png", "png_cut.png",
+                           "png_crc.png",  "png_huge.png",  "png_good.png", "png_dmg.png"};
     for (int i = 0; i < 8; i++) unlink(files[i]);
 }
 
@@ -383,12 +417,13 @@ static void test_resize(void) {
     uint8_t g44[16];
     for (int i = 0; i < 16; i++) g44[i] = (uint8_t)(i * 16 + 3);
     genc_image in = {g44, 4, 4, 1};
-    CHECK(genc_image_resize(&in, 1, 2, 2, &out) == GENC_OK && out.width == 2 && out.height == 2, "4x4 -> 2x2");
+    CHECK(genc_image_resize(&in, 1, 2, 2, &out) == GENC_OK && out.width == 2 && out.height == 2,
+          "4x4 -> 2x2");
     int ok = out.pixels != NULL;
     for (int y = 0; ok && y < 2; y++)
         for (int x = 0; x < 2; x++) {
-            int s = g44[(2 * y) * 4 + 2 * x] + g44[(2 * y) * 4 + 2 * x + 1] + g44[(2 * y + 1) * 4 + 2 * x] +
-                    g44[(2 * y + 1) * 4 + 2 * x + 1];
+            int s = g44[(2 * y) * 4 + 2 * x] + g44[(2 * y) * 4 + 2 * x + 1] +
+                    g44[(2 * y + 1) * 4 + 2 * x] + g44[(2 * y + 1) * 4 + 2 * x + 1];
             ok &= out.pixels[y * 2 + x] == (uint8_t)lround(s / 4.0);
         }
     CHECK(ok, "2x2 block means");
@@ -400,9 +435,10 @@ static void test_resize(void) {
     genc_image_resize(&in, 1, 2, 2, &out);
     double w00 = (10 + 0.5 * 50 + 0.5 * 130 + 0.25 * 170) / 2.25;
     double w11 = (0.25 * 170 + 0.5 * 210 + 0.5 * 0 + 100) / 2.25;
-    CHECK(out.pixels && out.pixels[0] == (uint8_t)lround(w00) && out.pixels[3] == (uint8_t)lround(w11),
-          "fractional coverage: %d %d want %.2f %.2f", out.pixels ? out.pixels[0] : -1, out.pixels ? out.pixels[3] : -1,
-          w00, w11);
+    CHECK(out.pixels && out.pixels[0] == (uint8_t)lround(w00) &&
+              out.pixels[3] == (uint8_t)lround(w11),
+          "fractional coverage: %d %d want %.2f %.2f", out.pixels ? out.pixels[0] : -1,
+          out.pixels ? out.pixels[3] : -1, w00, w11);
     genc_image_free(&out);
 
     /* 6 wide x 4 high -> 2x2: the centred 4x4 (columns 1..4) */
@@ -410,7 +446,8 @@ static void test_resize(void) {
     for (int i = 0; i < 24; i++) g64[i] = (uint8_t)(i % 6 == 0 || i % 6 == 5 ? 255 : 20);
     in = (genc_image){g64, 6, 4, 1};
     genc_image_resize(&in, 1, 2, 2, &out);
-    CHECK(out.pixels && out.pixels[0] == 20 && out.pixels[1] == 20 && out.pixels[2] == 20 && out.pixels[3] == 20,
+    CHECK(out.pixels && out.pixels[0] == 20 && out.pixels[1] == 20 && out.pixels[2] == 20 &&
+              out.pixels[3] == 20,
           "wide source: the side columns are cropped");
     genc_image_free(&out);
 
@@ -421,23 +458,28 @@ static void test_resize(void) {
     ok = out.pixels != NULL && out.channels == 3;
     for (int y = 0; ok && y < 4; y++)
         for (int x = 0; x < 4; x++)
-            for (int c = 0; c < 3; c++) ok &= out.pixels[(y * 4 + x) * 3 + c] == g22[(y / 2) * 2 + x / 2];
+            for (int c = 0; c < 3; c++)
+                ok &= out.pixels[(y * 4 + x) * 3 + c] == g22[(y / 2) * 2 + x / 2];
     CHECK(ok, "2x2 gray -> 4x4 RGB repeats");
     genc_image_free(&out);
     uint8_t rgb[3 * 4];
     for (int i = 0; i < 4; i++) rgb[3 * i] = 200, rgb[3 * i + 1] = 100, rgb[3 * i + 2] = 50;
     in = (genc_image){rgb, 2, 2, 3};
     genc_image_resize(&in, 1, 1, 1, &out);
-    CHECK(out.pixels && out.pixels[0] == (uint8_t)lround(0.299 * 200 + 0.587 * 100 + 0.114 * 50), "luma");
+    CHECK(out.pixels && out.pixels[0] == (uint8_t)lround(0.299 * 200 + 0.587 * 100 + 0.114 * 50),
+          "luma");
     genc_image_free(&out);
     float chw[12];
     uint8_t px[12] = {0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 255};
     in = (genc_image){px, 2, 2, 3};
     genc_image_to_chw(&in, -1.f, 1.f, chw);
-    CHECK(chw[0] == -1.f && fabsf(chw[1] - (-1.f + 2.f * 30 / 255.f)) < 1e-6f && fabsf(chw[4] - (-1.f + 2.f * 10 / 255.f)) < 1e-6f &&
-          chw[11] == 1.f, "to CHW: channel planes, scaled");   /* 1e-6: float rounding of the map */
+    CHECK(chw[0] == -1.f && fabsf(chw[1] - (-1.f + 2.f * 30 / 255.f)) < 1e-6f &&
+              fabsf(chw[4] - (-1.f + 2.f * 10 / 255.f)) < 1e-6f && chw[11] == 1.f,
+          "to CHW: channel planes, scaled"); /* 1e-6: float rounding of the map */
 
-    CHECK(genc_image_resize(&in, 2, 4, 4, &out) == GENC_ERR && strstr(genc_error(), "1 or 3 channels"), "2 channels refused");
+    CHECK(genc_image_resize(&in, 2, 4, 4, &out) == GENC_ERR &&
+              strstr(genc_error(), "1 or 3 channels"),
+          "2 channels refused");
     CHECK(genc_image_resize(&in, 1, 0, 4, &out) == GENC_ERR, "height 0 refused");
     CHECK(genc_image_resize(&in, 1, 20000, 20000, &out) == GENC_ERR, "too large refused");
 }
@@ -450,12 +492,13 @@ static void test_grid(void) {
     for (int i = 0; i < N * C * H * W; i++) img[i] = -1.f + 2.f * (float)((i * 29) % 256) / 255.f;
     img[7] = NAN;
     img[8] = 5.f;
-    CHECK(genc_png_grid("png_grid.png", img, N, C, H, W, 2, -1.f, 1.f) == GENC_OK, "grid: %s", genc_error());
+    CHECK(genc_png_grid("png_grid.png", img, N, C, H, W, 2, -1.f, 1.f) == GENC_OK, "grid: %s",
+          genc_error());
     genc_image g;
     CHECK(genc_png_read("png_grid.png", &g) == GENC_OK, "grid reads back: %s", genc_error());
     int gap = GENC_PNG_GRID_GAP;
-    CHECK(g.width == gap + 2 * (W + gap) && g.height == gap + 3 * (H + gap) && g.channels == C, "grid %dx%d",
-          g.width, g.height);
+    CHECK(g.width == gap + 2 * (W + gap) && g.height == gap + 3 * (H + gap) && g.channels == C,
+          "grid %dx%d", g.width, g.height);
     int ok = g.pixels != NULL && g.width == gap + 2 * (W + gap);
     for (int i = 0; ok && i < N; i++)
         for (int c = 0; c < C; c++)
@@ -470,19 +513,24 @@ static void test_grid(void) {
     ok = g.pixels != NULL;
     for (int x = 0; ok && x < g.width; x++) ok &= g.pixels[x * C] == 255;   /* top border */
     int last = gap + (W + gap);   /* the empty sixth cell */
-    for (int y = 0; ok && y < H; y++) ok &= g.pixels[((gap + 2 * (H + gap) + y) * g.width + last) * C] == 255;
+    for (int y = 0; ok && y < H; y++)
+        ok &= g.pixels[((gap + 2 * (H + gap) + y) * g.width + last) * C] == 255;
     CHECK(ok, "gaps, border and empty cells are white");
     genc_image_free(&g);
 
     float gray[9 * 4];
     for (int i = 0; i < 36; i++) gray[i] = (float)i / 35.f;
     CHECK(genc_png_grid("png_grid.png", gray, 9, 1, 2, 2, 0, 0.f, 1.f) == GENC_OK &&
-          genc_png_read("png_grid.png", &g) == GENC_OK && g.channels == 1 && g.width == gap + 3 * (2 + gap),
+              genc_png_read("png_grid.png", &g) == GENC_OK && g.channels == 1 &&
+              g.width == gap + 3 * (2 + gap),
           "cols 0: 9 images in 3 columns");
     genc_image_free(&g);
-    CHECK(genc_png_grid("png_grid.png", gray, 9, 2, 2, 2, 0, 0.f, 1.f) == GENC_ERR, "2 channels refused");
-    CHECK(genc_png_grid("png_grid.png", gray, 9, 1, 2, 2, 0, 1.f, 1.f) == GENC_ERR, "empty range refused");
-    CHECK(genc_png_grid("png_grid.png", gray, 0, 1, 2, 2, 0, 0.f, 1.f) == GENC_ERR, "no images refused");
+    CHECK(genc_png_grid("png_grid.png", gray, 9, 2, 2, 2, 0, 0.f, 1.f) == GENC_ERR,
+          "2 channels refused");
+    CHECK(genc_png_grid("png_grid.png", gray, 9, 1, 2, 2, 0, 1.f, 1.f) == GENC_ERR,
+          "empty range refused");
+    CHECK(genc_png_grid("png_grid.png", gray, 0, 1, 2, 2, 0, 0.f, 1.f) == GENC_ERR,
+          "no images refused");
     CHECK(genc_png_grid("png_grid.png", gray, 9, 1, 9000, 2, 1, 0.f, 1.f) == GENC_ERR &&
           strstr(genc_error(), "at most 16384"), "too tall refused: %s", genc_error());
     unlink("png_grid.png");
@@ -491,7 +539,8 @@ static void test_grid(void) {
 /* ------------------------------------------------------------------ panels */
 
 /* Bounding box of the pixels of one colour. */
-static int find_colour(const genc_image *im, int r, int g, int b, int *x0, int *y0, int *x1, int *y1) {
+static int find_colour(const genc_image *im, int r, int g, int b, int *x0, int *y0, int *x1,
+                       int *y1) {
     int n = 0;
     *x0 = *y0 = 1 << 30;
     *x1 = *y1 = -1;
@@ -519,13 +568,16 @@ static void test_panels(void) {
                        {"data", GENC_PANEL_HEATMAP, NULL, 0, z, NX, NX}};
     CHECK(genc_png_panels("png_panels.png", &s, p, 2) == GENC_OK, "panels: %s", genc_error());
     genc_image im;
-    CHECK(genc_png_read("png_panels.png", &im) == GENC_OK && im.channels == 3 && im.width > 2 * S && im.height > S,
+    CHECK(genc_png_read("png_panels.png", &im) == GENC_OK && im.channels == 3 && im.width > 2 * S &&
+              im.height > S,
           "panels read back (%dx%d)", im.width, im.height);
     int ax0, ay0, ax1, ay1, bx0, by0, bx1, by1;
     CHECK(find_colour(&im, 31, 119, 180, &ax0, &ay0, &ax1, &ay1) == 9 && ax1 < im.width / 2,
           "one point = one 3x3 dot in the left panel");
-    CHECK(find_colour(&im, 68, 1, 84, &bx0, &by0, &bx1, &by1) > 0 && find_colour(&im, 253, 231, 37, &ax0, &ay0, &ax1, &ay1) > 0 &&
-          bx0 > im.width / 2 && bx1 < ax0 && by1 - by0 == S - 1, "heat map: low values left of high ones, full height");
+    CHECK(find_colour(&im, 68, 1, 84, &bx0, &by0, &bx1, &by1) > 0 &&
+              find_colour(&im, 253, 231, 37, &ax0, &ay0, &ax1, &ay1) > 0 && bx0 > im.width / 2 &&
+              bx1 < ax0 && by1 - by0 == S - 1,
+          "heat map: low values left of high ones, full height");
     int ink = find_colour(&im, 40, 40, 40, &ax0, &ay0, &ax1, &ay1);
     genc_image_free(&im);
     /* without the axis titles exactly the ink of 'x' (9 font pixels) and 'y' (12) goes, per
@@ -535,7 +587,8 @@ static void test_panels(void) {
     genc_png_panels("png_panels.png", &untitled, p, 2);
     genc_png_read("png_panels.png", &im);
     int ink2 = find_colour(&im, 40, 40, 40, &ax0, &ay0, &ax1, &ay1);
-    CHECK(ink > 200 && ink - ink2 == 2 * 21, "text drawn (%d ink pixels, %d without axis titles)", ink, ink2);
+    CHECK(ink > 200 && ink - ink2 == 2 * 21, "text drawn (%d ink pixels, %d without axis titles)",
+          ink, ink2);
     genc_image_free(&im);
 
     /* (1, 1) and (-1, -1) are 2 units apart each way: S / 4 pixels right and up */
@@ -545,8 +598,8 @@ static void test_panels(void) {
     genc_png_panels("png_panels.png", &bare, &q, 1);
     genc_png_read("png_panels.png", &im);
     int found = find_colour(&im, 31, 119, 180, &ax0, &ay0, &ax1, &ay1);
-    CHECK(found == 18 && ax1 - ax0 == 2 + S / 4 && ay1 - ay0 == 2 + S / 4, "points placed on the axes (%d px, box %dx%d)",
-          found, ax1 - ax0, ay1 - ay0);
+    CHECK(found == 18 && ax1 - ax0 == 2 + S / 4 && ay1 - ay0 == 2 + S / 4,
+          "points placed on the axes (%d px, box %dx%d)", found, ax1 - ax0, ay1 - ay0);
     genc_image_free(&im);
 
     /* many points, NaN and infinite values: drawn without failing */
@@ -560,19 +613,27 @@ static void test_panels(void) {
     genc_panel many[3] = {{"cloud", GENC_PANEL_POINTS, cloud, M, NULL, 0, 0},
                           {"odd values", GENC_PANEL_HEATMAP, NULL, 0, zz, 2, 2},
                           {"empty", GENC_PANEL_POINTS, NULL, 0, NULL, 0, 0}};
-    CHECK(genc_png_panels("png_panels.png", &s, many, 3) == GENC_OK, "crowded, odd and empty panels: %s", genc_error());
+    CHECK(genc_png_panels("png_panels.png", &s, many, 3) == GENC_OK,
+          "crowded, odd and empty panels: %s", genc_error());
     free(cloud);
 
     genc_panels_spec flat = {NULL, 1, 1, -4, 4, NULL, NULL, 0};
-    CHECK(genc_png_panels("png_bad.png", &flat, p, 2) == GENC_ERR && strstr(genc_error(), "lo < hi"), "empty x range");
+    CHECK(genc_png_panels("png_bad.png", &flat, p, 2) == GENC_ERR &&
+              strstr(genc_error(), "lo < hi"),
+          "empty x range");
     genc_panels_spec inf = {NULL, -INFINITY, 4, -4, 4, NULL, NULL, 0};
     CHECK(genc_png_panels("png_bad.png", &inf, p, 2) == GENC_ERR, "infinite range");
-    CHECK(genc_png_panels("png_bad.png", &s, p, 0) == GENC_ERR && genc_png_panels("png_bad.png", &s, many, 9) == GENC_ERR,
+    CHECK(genc_png_panels("png_bad.png", &s, p, 0) == GENC_ERR &&
+              genc_png_panels("png_bad.png", &s, many, 9) == GENC_ERR,
           "0 or 9 panels");
     genc_panel broken = {NULL, GENC_PANEL_HEATMAP, NULL, 0, NULL, 3, 3};
-    CHECK(genc_png_panels("png_bad.png", &s, &broken, 1) == GENC_ERR && strstr(genc_error(), "needs z"), "heat map without z");
+    CHECK(genc_png_panels("png_bad.png", &s, &broken, 1) == GENC_ERR &&
+              strstr(genc_error(), "needs z"),
+          "heat map without z");
     genc_panels_spec tiny = {NULL, -4, 4, -4, 4, NULL, NULL, 10};
-    CHECK(genc_png_panels("png_bad.png", &tiny, p, 2) == GENC_ERR && strstr(genc_error(), "64..2048"), "size 10");
+    CHECK(genc_png_panels("png_bad.png", &tiny, p, 2) == GENC_ERR &&
+              strstr(genc_error(), "64..2048"),
+          "size 10");
     CHECK(access("png_bad.png", F_OK) != 0, "nothing written on refusal");
     unlink("png_panels.png");
 }

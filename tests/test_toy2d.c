@@ -18,11 +18,13 @@ static void test_names(void) {
         CHECK(genc_toy_has_density((genc_toy)t), "%s has a density", genc_toy_name((genc_toy)t));
     }
     genc_toy t;
+    const char *all = "checkerboard, 8gaussians, moons, pinwheel, rings, swissroll, circles, 2spirals";
     CHECK(genc_toy_parse("8gaussian", &t) == GENC_ERR && strstr(genc_error(), "'8gaussian'") &&
-          strstr(genc_error(), "checkerboard, 8gaussians, moons, pinwheel, rings, swissroll, circles, 2spirals"),
+              strstr(genc_error(), all),
           "unknown name lists the valid ones: %s", genc_error());
     CHECK(genc_toy_parse(NULL, &t) == GENC_ERR, "NULL name refused");
-    CHECK(!genc_toy_has_density(GENC_TOY_COUNT) && isnan(genc_toy_entropy(GENC_TOY_COUNT)), "out-of-range toy");
+    CHECK(!genc_toy_has_density(GENC_TOY_COUNT) && isnan(genc_toy_entropy(GENC_TOY_COUNT)),
+          "out-of-range toy");
 }
 
 static void test_determinism(void) {
@@ -37,7 +39,8 @@ static void test_determinism(void) {
         CHECK(memcmp(a, b, sizeof a) == 0, "%s: one call = two calls", genc_toy_name((genc_toy)t));
         CHECK(r1.counter == 2 * N && r2.counter == 2 * N, "%s: counter advances by 2 per point",
               genc_toy_name((genc_toy)t));
-        CHECK(memcmp(a, c, sizeof a) != 0, "%s: another seed, other points", genc_toy_name((genc_toy)t));
+        CHECK(memcmp(a, c, sizeof a) != 0, "%s: another seed, other points",
+              genc_toy_name((genc_toy)t));
         int finite = 1;
         for (int i = 0; i < 2 * N; i++) finite &= isfinite(a[i]);
         CHECK(finite, "%s: finite samples", genc_toy_name((genc_toy)t));
@@ -122,15 +125,17 @@ static void test_densities(void) {
             double z = fabs(count[k] - e) / sqrt(e * (1 - bin_p[k]));
             if (z > zmax) { zmax = z; zbin = k; }
         }
-        CHECK(zmax < 5, "%s: histogram matches the density (max |z| %.2f in bin %d)", name, zmax, zbin);
+        CHECK(zmax < 5, "%s: histogram matches the density (max |z| %.2f in bin %d)", name, zmax,
+              zbin);
 
         /* -mean log p of samples estimates the entropy; 4 standard errors (from the sample)
          * bound a correct match with probability > 0.9999. */
         m /= N;
         double se = sqrt(fmax(m2 / N - m * m, 0) / N), H = genc_toy_entropy((genc_toy)t);
-        CHECK(fabs(-m - H) <= 4 * se + 1e-9, "%s: entropy %.5f vs samples' -mean log p %.5f (se %.5f)", name,
-              H, -m, se);
-        printf("  %-12s entropy %.4f nats, samples %.4f +- %.4f, grid integral %.9f, histogram max |z| %.2f\n",
+        CHECK(fabs(-m - H) <= 4 * se + 1e-9,
+              "%s: entropy %.5f vs samples' -mean log p %.5f (se %.5f)", name, H, -m, se);
+        printf("  %-12s entropy %.4f nats, samples %.4f +- %.4f, grid integral %.9f, histogram max "
+               "|z| %.2f\n",
                name, H, -m, se, total, zmax);
     }
     free(xy);
@@ -140,10 +145,12 @@ static void test_densities(void) {
      * components, with equality only if they never overlap. */
     double s8 = 0.5 / 1.414, hg = 1 + log(2 * PI * s8 * s8);
     double h8 = genc_toy_entropy(GENC_TOY_8GAUSSIANS);
-    CHECK(h8 <= hg + log(8.0) && h8 > hg, "8gaussians: %.5f within (%.5f, %.5f]", h8, hg, hg + log(8.0));
+    CHECK(h8 <= hg + log(8.0) && h8 > hg, "8gaussians: %.5f within (%.5f, %.5f]", h8, hg,
+          hg + log(8.0));
     /* pinwheel: each arm is a smooth invertible map of f (one-to-one where the mass is), so
      * H(arm) = H(f) + E log|det| + log 4 (x = 2u); five arms add at most log 5. */
-    double hf = 1 + log(2 * PI * 0.3 * 0.1), bound = hf + pinwheel_log_jacobian() + log(4.0) + log(5.0);
+    double hf = 1 + log(2 * PI * 0.3 * 0.1),
+           bound = hf + pinwheel_log_jacobian() + log(4.0) + log(5.0);
     double hp = genc_toy_entropy(GENC_TOY_PINWHEEL);
     CHECK(hp <= bound + 1e-6, "pinwheel: %.5f <= %.5f", hp, bound);
 }
@@ -176,7 +183,8 @@ static void test_values(void) {
     }
     double at_centre = genc_toy_log_density(GENC_TOY_8GAUSSIANS, c8, 0);
     double want = log((1 + others) / (8 * 2 * PI * s8 * s8));
-    CHECK(fabs(at_centre - want) < 1e-13, "8gaussians at a centre: %.15f vs %.15f", at_centre, want);
+    CHECK(fabs(at_centre - want) < 1e-13, "8gaussians at a centre: %.15f vs %.15f", at_centre,
+          want);
 
     double worst = 0;
     for (int i = 0; i < 200; i++) {

@@ -132,8 +132,8 @@ void genc_image_to_chw(const genc_image *im, float lo, float hi, float *chw);
 /* Grid of n images [n][channels][h][w] (channels 1 or 3), cols per row (<= 0: as square as
  * possible), values mapped from [lo, hi] to 0..255 (clamped; NaN gives 0), cells separated
  * and framed by GENC_PNG_GRID_GAP white pixels. Atomic. */
-int genc_png_grid(const char *path, const float *images, int n, int channels, int h, int w, int cols,
-                  float lo, float hi);
+int genc_png_grid(const char *path, const float *images, int n, int channels, int h, int w,
+                  int cols, float lo, float hi);
 
 /* ---------------------------------------------------------------- plots (plot.c) */
 /* Line plot of up to 8 series (x shared) with axes, for loss curves. Atomic. */
@@ -147,10 +147,13 @@ typedef enum genc_panel_kind { GENC_PANEL_POINTS = 0, GENC_PANEL_HEATMAP = 1 } g
 typedef struct genc_panel {
     const char *title;      /* above the panel; may be NULL */
     genc_panel_kind kind;
-    const float *xy;        /* POINTS: n points (xy[2i], xy[2i+1]); those outside the axes are skipped */
+    /* POINTS: n points (xy[2i], xy[2i+1]); those outside the axes are skipped */
+    const float *xy;
     int64_t n;
-    const double *z;        /* HEATMAP: z[j * nx + i] for the cell i-th from the left, j-th from the */
-    int nx, ny;             /*   bottom, the cells tiling the axes' range; colour by value (viridis) */
+    /* HEATMAP: z[j * nx + i] for the cell i-th from the left and j-th from the bottom, the
+     * cells tiling the axes' range; coloured by value (viridis, smallest to largest) */
+    const double *z;
+    int nx, ny;
 } genc_panel;
 
 typedef struct genc_panels_spec {
@@ -161,7 +164,8 @@ typedef struct genc_panels_spec {
 } genc_panels_spec;
 
 /* 1..8 panels in a row. Atomic. */
-int genc_png_panels(const char *path, const genc_panels_spec *spec, const genc_panel *panels, int n);
+int genc_png_panels(const char *path, const genc_panels_spec *spec, const genc_panel *panels,
+                    int n);
 
 #ifdef __cplusplus
 }

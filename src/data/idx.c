@@ -161,7 +161,8 @@ static int read_data(source *s, genc_idx *x) {
             cap = cap ? 2 * cap : CHUNK;
             if (cap > x->size) cap = x->size;
             uint8_t *d = realloc(x->data, (size_t)cap);
-            if (!d) return genc_set_error("%s: out of memory (%lld bytes)", s->path, (long long)cap);
+            if (!d)
+                return genc_set_error("%s: out of memory (%lld bytes)", s->path, (long long)cap);
             x->data = d;
         }
         int64_t got = source_read(s, x->data + have, cap - have);

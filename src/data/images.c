@@ -99,8 +99,9 @@ static int attach_labels(const char *images, genc_images *im, int required) {
     int rc = genc_idx_load(lp, &x);
     if (rc == GENC_OK && (x.ndims != 1 || x.dims[0] != im->n))
         rc = genc_set_error("%s: a labels file must hold one label per image: %lld images in %s, "
-                            "the labels file has %s%lld entries", lp, (long long)im->n, images,
-                            x.ndims != 1 ? "shape with " : "", (long long)x.size);
+                            "the labels file has %lld entries in %d dimension%s", lp,
+                            (long long)im->n, images, (long long)x.size, x.ndims,
+                            x.ndims == 1 ? "" : "s");
     if (rc == GENC_OK) {
         im->labels = malloc((size_t)im->n * sizeof *im->labels);
         if (!im->labels) rc = genc_set_error("%s: out of memory", lp);

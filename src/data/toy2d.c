@@ -105,6 +105,7 @@ static void sample_one(genc_toy t, const double *u, double *x, double *y) {
 }
 
 void genc_toy_sample(genc_toy t, genc_rng *r, int64_t n, float *xy) {
+    if (n <= 0) return;
     uint64_t base = r->counter;
 #pragma omp parallel for schedule(static) if (n > 4096)
     for (int64_t i = 0; i < n; i++) {
@@ -170,14 +171,16 @@ static double log_density_closed(genc_toy t, double x, double y) {
     case GENC_TOY_8GAUSSIANS: {
         double s2 = G8_STD * G8_STD, acc = -INFINITY;
         for (int k = 0; k < 8; k++) {
-            double dx = x - G8_RADIUS * cos(k * TOY_PI / 4), dy = y - G8_RADIUS * sin(k * TOY_PI / 4);
+            double dx = x - G8_RADIUS * cos(k * TOY_PI / 4),
+                   dy = y - G8_RADIUS * sin(k * TOY_PI / 4);
             acc = log_add(acc, -(dx * dx + dy * dy) / (2.0 * s2));
         }
         return acc - log(8.0 * 2.0 * TOY_PI * s2);
     }
     case GENC_TOY_RINGS: {
         double rho = hypot(x, y), acc = -INFINITY;
-        for (int k = 0; k < 4; k++) acc = log_add(acc, log_ring(rho, 3.0 * (1.0 - 0.25 * k), RINGS_STD));
+        for (int k = 0; k < 4; k++)
+            acc = log_add(acc, log_ring(rho, 3.0 * (1.0 - 0.25 * k), RINGS_STD));
         return acc - log(4.0);
     }
     case GENC_TOY_CIRCLES: {

@@ -38,7 +38,7 @@
 #define SPIRAL_STD 0.1
 
 /* Densities computed numerically (toy2d_numeric.c). */
-double genc_toy_curve_log_density(genc_toy t, double x, double y);   /* moons, swissroll, 2spirals */
+double genc_toy_curve_log_density(genc_toy t, double x, double y); /* moons, swissroll, 2spirals */
 double genc_toy_pinwheel_log_density(double x, double y);
 
 #endif

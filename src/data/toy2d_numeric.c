@@ -96,7 +96,10 @@ static void add_piece(curve_table *T, curve_fn at, double (*q)(double), double s
 }
 
 static void moon_up(double s, double *x, double *y) { *x = 2 * cos(s) - 1; *y = 2 * sin(s) - 0.2; }
-static void moon_down(double s, double *x, double *y) { *x = 1 - 2 * cos(s); *y = 0.8 - 2 * sin(s); }
+static void moon_down(double s, double *x, double *y) {
+    *x = 1 - 2 * cos(s);
+    *y = 0.8 - 2 * sin(s);
+}
 static double moon_q(double s) { (void)s; return 0.5 / TOY_PI; }
 static void swiss_at(double s, double *x, double *y) { *x = s * cos(s) / 5; *y = s * sin(s) / 5; }
 static double swiss_q(double s) { (void)s; return 1.0 / (3.0 * TOY_PI); }
@@ -153,7 +156,9 @@ static pthread_once_t TABLES_ONCE = PTHREAD_ONCE_INIT;
 
 double genc_toy_curve_log_density(genc_toy t, double x, double y) {
     pthread_once(&TABLES_ONCE, build_tables);
-    const curve_table *T = t == GENC_TOY_MOONS ? &MOONS : t == GENC_TOY_SWISSROLL ? &SWISS : &SPIRALS;
+    const curve_table *T = &SPIRALS;
+    if (t == GENC_TOY_MOONS) T = &MOONS;
+    if (t == GENC_TOY_SWISSROLL) T = &SWISS;
     double sc[MAX_NODES], best = -INFINITY;
     for (int j = 0; j < T->n; j++) {
         sc[j] = score(T, j, x, y);

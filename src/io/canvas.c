@@ -237,7 +237,8 @@ void genc_cv_y_ticks(genc_canvas *c, const genc_plot_area *a, double step, int g
         genc_cv_line(c, a->x0 - 4, y, a->x0 - 1, y, CV_FRAME, 0);
         char buf[32];
         genc_cv_fmt_tick(buf, sizeof buf, v, step, amax);
-        genc_cv_text(c, a->x0 - 7 - genc_cv_text_width(buf, 1), y - GENC_GLYPH_H / 2, buf, CV_INK, 1);
+        genc_cv_text(c, a->x0 - 7 - genc_cv_text_width(buf, 1), y - GENC_GLYPH_H / 2, buf, CV_INK,
+                     1);
     }
 }
 

@@ -36,13 +36,15 @@ static int coverage(double off, double s, int o, int n_src, int *idx, double *wg
 
 int genc_image_resize(const genc_image *in, int channels, int height, int width, genc_image *out) {
     memset(out, 0, sizeof *out);
-    if (!in || !in->pixels || in->width < 1 || in->height < 1 || (in->channels != 1 && in->channels != 3))
+    if (!in || !in->pixels || in->width < 1 || in->height < 1 ||
+        (in->channels != 1 && in->channels != 3))
         return genc_set_error("image_resize: the source is not a 1- or 3-channel image");
     if ((channels != 1 && channels != 3) || width < 1 || height < 1 || width > GENC_PNG_MAX_SIDE ||
         height > GENC_PNG_MAX_SIDE || (int64_t)width * height > GENC_PNG_MAX_PIXELS)
-        return genc_set_error("image_resize: cannot make a %dx%d image with %d channels (1 or 3 channels, "
-                              "at most %d a side and %lld pixels)", width, height, channels,
-                              GENC_PNG_MAX_SIDE, (long long)GENC_PNG_MAX_PIXELS);
+        return genc_set_error(
+            "image_resize: cannot make a %dx%d image with %d channels (1 or 3 channels, "
+            "at most %d a side and %lld pixels)",
+            width, height, channels, GENC_PNG_MAX_SIDE, (long long)GENC_PNG_MAX_PIXELS);
     int W = in->width, H = in->height, C = in->channels;
     /* the centred crop with the target's aspect ratio */
     double cw = W, ch = H, x0 = 0, y0 = 0;
@@ -58,8 +60,11 @@ int genc_image_resize(const genc_image *in, int channels, int height, int width,
     out->pixels = malloc((size_t)width * height * channels);
     double *row = malloc(sizeof(double) * (size_t)W * C);
     int *xi = malloc(sizeof(int) * (size_t)nx_max), *yi = malloc(sizeof(int) * (size_t)ny_max);
-    double *xw = malloc(sizeof(double) * (size_t)nx_max), *yw = malloc(sizeof(double) * (size_t)ny_max);
-    int rc = out->pixels && row && xi && yi && xw && yw ? GENC_OK : genc_set_error("image_resize: out of memory");
+    double *xw = malloc(sizeof(double) * (size_t)nx_max),
+           *yw = malloc(sizeof(double) * (size_t)ny_max);
+    int rc = out->pixels && row && xi && yi && xw && yw
+                 ? GENC_OK
+                 : genc_set_error("image_resize: out of memory");
     for (int oy = 0; rc == GENC_OK && oy < height; oy++) {
         /* the output row's source rows, weighted, summed into one row */
         memset(row, 0, sizeof(double) * (size_t)W * C);
@@ -76,7 +81,8 @@ int genc_image_resize(const genc_image *in, int channels, int height, int width,
             if (C == 1) v[1] = v[2] = v[0];
             uint8_t *dst = out->pixels + ((size_t)oy * width + ox) * channels;
             if (channels == 1) v[0] = C == 1 ? v[0] : 0.299 * v[0] + 0.587 * v[1] + 0.114 * v[2];
-            for (int c = 0; c < channels; c++) dst[c] = (uint8_t)lrint(fmin(255.0, fmax(0.0, v[c])));
+            for (int c = 0; c < channels; c++)
+                dst[c] = (uint8_t)lrint(fmin(255.0, fmax(0.0, v[c])));
         }
     }
     free(row);

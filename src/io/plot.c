@@ -38,8 +38,8 @@ static void widen(double *lo, double *hi) {
 }
 
 /* One series as a polyline; non-finite points break the line. */
-static void draw_series(genc_canvas *c, const genc_plot_area *a, const double *x, const double *y, int n,
-                        genc_rgb8 col, int thick) {
+static void draw_series(genc_canvas *c, const genc_plot_area *a, const double *x, const double *y,
+                        int n, genc_rgb8 col, int thick) {
     int have_prev = 0, px = 0, py = 0;
     for (int i = 0; i < n; i++) {
         if (!isfinite(x[i]) || !isfinite(y[i])) { have_prev = 0; continue; }
@@ -117,7 +117,8 @@ int genc_png_plot(const char *path, const char *title, const double *x, const do
     a.x0 = genc_cv_y_label_width(a.ylo, a.yhi, ystep) + 12;
     a.x1 = width - 14;
     if (a.x1 - a.x0 < 32 || a.y1 - a.y0 < 24)
-        return genc_set_error("%s: plot size %dx%d leaves no room for the data", path, width, height);
+        return genc_set_error("%s: plot size %dx%d leaves no room for the data", path, width,
+                              height);
     int nx = (a.x1 - a.x0) / 90 > 2 ? (a.x1 - a.x0) / 90 : 2;
     double xstep = genc_cv_nice_step(a.xhi - a.xlo, nx);
 
@@ -203,7 +204,8 @@ static int draw_points(genc_canvas *c, const genc_plot_area *a, const genc_panel
             int32_t k = count[(size_t)py * w + px];
             if (!k) continue;
             double d = 1 - pow(1 - alpha, k);
-            genc_rgb8 col = {(uint8_t)lround(255 + d * (ink.r - 255)), (uint8_t)lround(255 + d * (ink.g - 255)),
+            genc_rgb8 col = {(uint8_t)lround(255 + d * (ink.r - 255)),
+                             (uint8_t)lround(255 + d * (ink.g - 255)),
                              (uint8_t)lround(255 + d * (ink.b - 255))};
             genc_cv_put(c, a->x0 + px, a->y0 + py, col);
         }
@@ -211,20 +213,26 @@ static int draw_points(genc_canvas *c, const genc_plot_area *a, const genc_panel
     return GENC_OK;
 }
 
-static int check_panels(const char *path, const genc_panels_spec *s, const genc_panel *panels, int n) {
-    if (!s || !panels || n < 1 || n > 8) return genc_set_error("%s: 1 to 8 panels (got %d)", path, n);
-    if (!(s->xhi > s->xlo) || !(s->yhi > s->ylo) || !isfinite(s->xhi - s->xlo) || !isfinite(s->yhi - s->ylo))
-        return genc_set_error("%s: the axes need finite ranges with lo < hi (x %g..%g, y %g..%g)", path,
-                              s->xlo, s->xhi, s->ylo, s->yhi);
+static int check_panels(const char *path, const genc_panels_spec *s, const genc_panel *panels,
+                        int n) {
+    if (!s || !panels || n < 1 || n > 8)
+        return genc_set_error("%s: 1 to 8 panels (got %d)", path, n);
+    if (!(s->xhi > s->xlo) || !(s->yhi > s->ylo) || !isfinite(s->xhi - s->xlo) ||
+        !isfinite(s->yhi - s->ylo))
+        return genc_set_error("%s: the axes need finite ranges with lo < hi (x %g..%g, y %g..%g)",
+                              path, s->xlo, s->xhi, s->ylo, s->yhi);
     if (s->size != 0 && (s->size < 64 || s->size > 2048))
         return genc_set_error("%s: panel size %d outside 64..2048", path, s->size);
     for (int k = 0; k < n; k++) {
         const genc_panel *p = &panels[k];
         if (p->kind == GENC_PANEL_POINTS && (p->n < 0 || (p->n > 0 && !p->xy)))
-            return genc_set_error("%s: panel %d: points need xy for n = %lld", path, k, (long long)p->n);
-        if (p->kind == GENC_PANEL_HEATMAP && (!p->z || p->nx < 1 || p->ny < 1 || p->nx > 100000 || p->ny > 100000))
-            return genc_set_error("%s: panel %d: a heat map needs z and 1..100000 cells a side (%d x %d)", path,
-                                  k, p->nx, p->ny);
+            return genc_set_error("%s: panel %d: points need xy for n = %lld", path, k,
+                                  (long long)p->n);
+        if (p->kind == GENC_PANEL_HEATMAP &&
+            (!p->z || p->nx < 1 || p->ny < 1 || p->nx > 100000 || p->ny > 100000))
+            return genc_set_error(
+                "%s: panel %d: a heat map needs z and 1..100000 cells a side (%d x %d)", path, k,
+                p->nx, p->ny);
         if (p->kind != GENC_PANEL_POINTS && p->kind != GENC_PANEL_HEATMAP)
             return genc_set_error("%s: panel %d: unknown kind %d", path, k, (int)p->kind);
     }
@@ -236,7 +244,8 @@ static int check_panels(const char *path, const genc_panels_spec *s, const genc_
 int genc_png_panels(const char *path, const genc_panels_spec *s, const genc_panel *panels, int n) {
     if (check_panels(path, s, panels, n) != GENC_OK) return GENC_ERR;
     int size = s->size ? s->size : 320;
-    double xstep = genc_cv_nice_step(s->xhi - s->xlo, 5), ystep = genc_cv_nice_step(s->yhi - s->ylo, 5);
+    double xstep = genc_cv_nice_step(s->xhi - s->xlo, 5),
+           ystep = genc_cv_nice_step(s->yhi - s->ylo, 5);
     int ytitle = s->ylabel && *s->ylabel ? GENC_GLYPH_H + 8 : 0;
     int left = 8 + ytitle + genc_cv_y_label_width(s->ylo, s->yhi, ystep) + 8, pad = 16;
     int pw = left + size + pad, width = n * pw;
@@ -256,20 +265,23 @@ int genc_png_panels(const char *path, const genc_panels_spec *s, const genc_pane
         if (heat) draw_heat(&c, &a, p);
         genc_cv_y_ticks(&c, &a, ystep, !heat);
         genc_cv_x_ticks(&c, &a, xstep, !heat);
-        if (!heat && draw_points(&c, &a, p) != GENC_OK) rc = genc_set_error("%s: out of memory", path);
+        if (!heat && draw_points(&c, &a, p) != GENC_OK)
+            rc = genc_set_error("%s: out of memory", path);
         genc_cv_frame(&c, a.x0 - 1, a.y0 - 1, a.x1 + 1, a.y1 + 1, CV_FRAME);   /* around the data */
         if (p->title && *p->title)
-            genc_cv_text(&c, a.x0 + (size - genc_cv_text_width(p->title, 1)) / 2, fig_title + 2, p->title, CV_INK, 1);
+            genc_cv_text(&c, a.x0 + (size - genc_cv_text_width(p->title, 1)) / 2, fig_title + 2,
+                         p->title, CV_INK, 1);
         if (s->xlabel && *s->xlabel)
-            genc_cv_text(&c, a.x0 + (size - genc_cv_text_width(s->xlabel, 1)) / 2, a.y1 + 7 + GENC_GLYPH_H + 6,
-                         s->xlabel, CV_INK, 1);
+            genc_cv_text(&c, a.x0 + (size - genc_cv_text_width(s->xlabel, 1)) / 2,
+                         a.y1 + 7 + GENC_GLYPH_H + 6, s->xlabel, CV_INK, 1);
         if (ytitle)
-            genc_cv_text_up(&c, k * pw + 8, a.y0 + (size + genc_cv_text_width(s->ylabel, 1)) / 2, s->ylabel,
-                            CV_INK);
+            genc_cv_text_up(&c, k * pw + 8, a.y0 + (size + genc_cv_text_width(s->ylabel, 1)) / 2,
+                            s->ylabel, CV_INK);
     }
     if (rc == GENC_OK && s->title && *s->title) {
         if (genc_cv_text_width(s->title, tscale) > width - 8) tscale = 1;
-        genc_cv_text(&c, (width - genc_cv_text_width(s->title, tscale)) / 2, 4, s->title, CV_INK, tscale);
+        genc_cv_text(&c, (width - genc_cv_text_width(s->title, tscale)) / 2, 4, s->title, CV_INK,
+                     tscale);
     }
     if (rc == GENC_OK) rc = genc_png_write(path, c.rgb, width, height, 3);
     free(c.rgb);

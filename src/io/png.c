@@ -22,11 +22,13 @@
 #include <sys/stat.h>
 
 int genc_png_write(const char *path, const uint8_t *pixels, int width, int height, int channels) {
-    if (!pixels || width <= 0 || height <= 0 || width > GENC_PNG_MAX_SIDE || height > GENC_PNG_MAX_SIDE)
+    if (!pixels || width <= 0 || height <= 0 || width > GENC_PNG_MAX_SIDE ||
+        height > GENC_PNG_MAX_SIDE)
         return genc_set_error("%s: cannot write a %dx%d image (sides must be 1..%d)", path, width,
                               height, GENC_PNG_MAX_SIDE);
     if (channels != 1 && channels != 3)
-        return genc_set_error("%s: %d channels (PNG output takes 1 = gray or 3 = RGB)", path, channels);
+        return genc_set_error("%s: %d channels (PNG output takes 1 = gray or 3 = RGB)", path,
+                              channels);
     png_image img;
     memset(&img, 0, sizeof img);
     img.version = PNG_IMAGE_VERSION;
@@ -94,8 +96,8 @@ static uint8_t over_white(uint8_t v, uint8_t a) {
 /* Everything that can longjmp. Returns GENC_OK, or GENC_ERR with the message set. */
 static int read_guarded(reader *r) {
     if (setjmp(png_jmpbuf(r->png)))
-        return genc_set_error("%s: not a valid PNG: %s%s%s%s", r->path, r->why, *r->warned ? " (" : "",
-                              r->warned, *r->warned ? ")" : "");
+        return genc_set_error("%s: not a valid PNG: %s%s%s%s", r->path, r->why,
+                              *r->warned ? " (" : "", r->warned, *r->warned ? ")" : "");
     png_set_read_fn(r->png, r, on_read);
     png_set_sig_bytes(r->png, 8);
     png_set_user_limits(r->png, GENC_PNG_MAX_SIDE, GENC_PNG_MAX_SIDE);
@@ -105,13 +107,15 @@ static int read_guarded(reader *r) {
     int depth = png_get_bit_depth(r->png, r->info), type = png_get_color_type(r->png, r->info);
     int64_t pixels = (int64_t)w * h;
     if (pixels > GENC_PNG_MAX_PIXELS)
-        return genc_set_error("%s: %ux%u pixels, more than the %lld genc reads", r->path, (unsigned)w,
-                              (unsigned)h, (long long)GENC_PNG_MAX_PIXELS);
-    int64_t packed = (int64_t)h * (((int64_t)w * png_get_channels(r->png, r->info) * depth + 7) / 8 + 1);
+        return genc_set_error("%s: %ux%u pixels, more than the %lld genc reads", r->path,
+                              (unsigned)w, (unsigned)h, (long long)GENC_PNG_MAX_PIXELS);
+    int64_t packed =
+        (int64_t)h * (((int64_t)w * png_get_channels(r->png, r->info) * depth + 7) / 8 + 1);
     if (packed > 1032 * r->file_size + 4096)
-        return genc_set_error("%s: declares %ux%u pixels (%lld bytes of image data) but the file has "
-                              "only %lld bytes, too few to hold them even compressed", r->path,
-                              (unsigned)w, (unsigned)h, (long long)packed, (long long)r->file_size);
+        return genc_set_error(
+            "%s: declares %ux%u pixels (%lld bytes of image data) but the file has "
+            "only %lld bytes, too few to hold them even compressed",
+            r->path, (unsigned)w, (unsigned)h, (long long)packed, (long long)r->file_size);
     /* Expand everything to 8-bit gray, gray+alpha, RGB or RGBA. */
     if (type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(r->png);
     if (type == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(r->png);
@@ -122,10 +126,12 @@ static int read_guarded(reader *r) {
     int ch = png_get_channels(r->png, r->info);
     size_t stride = png_get_rowbytes(r->png, r->info);
     if (ch < 1 || ch > 4 || stride != (size_t)w * (size_t)ch)
-        return genc_set_error("%s: unexpected PNG layout after conversion (%d channels)", r->path, ch);
+        return genc_set_error("%s: unexpected PNG layout after conversion (%d channels)", r->path,
+                              ch);
     r->raw = malloc((size_t)pixels * (size_t)ch);
     r->rows = malloc((size_t)h * sizeof *r->rows);
-    if (!r->raw || !r->rows) return genc_set_error("%s: out of memory (%ux%u image)", r->path, (unsigned)w, (unsigned)h);
+    if (!r->raw || !r->rows)
+        return genc_set_error("%s: out of memory (%ux%u image)", r->path, (unsigned)w, (unsigned)h);
     for (png_uint_32 y = 0; y < h; y++) r->rows[y] = r->raw + (size_t)y * stride;
     png_read_image(r->png, r->rows);
     png_read_end(r->png, NULL);
@@ -153,7 +159,8 @@ int genc_png_read(const char *path, genc_image *out) {
     struct stat st;
     uint8_t sig[8];
     int rc;
-    if (fstat(fileno(r.f), &st) != 0 || !S_ISREG(st.st_mode)) rc = genc_set_error("%s: not a regular file", path);
+    if (fstat(fileno(r.f), &st) != 0 || !S_ISREG(st.st_mode))
+        rc = genc_set_error("%s: not a regular file", path);
     else if (fread(sig, 1, 8, r.f) != 8 || png_sig_cmp(sig, 0, 8))
         rc = genc_set_error("%s: not a PNG file (it does not start with the PNG signature)", path);
     else {
@@ -172,8 +179,8 @@ int genc_png_read(const char *path, genc_image *out) {
 
 /* ---------------------------------------------------------------- image grids */
 
-int genc_png_grid(const char *path, const float *images, int n, int channels, int h, int w, int cols,
-                  float lo, float hi) {
+int genc_png_grid(const char *path, const float *images, int n, int channels, int h, int w,
+                  int cols, float lo, float hi) {
     if (!images || n < 1 || h < 1 || w < 1 || (channels != 1 && channels != 3) || !(hi > lo) ||
         !isfinite(hi - lo))
         return genc_set_error("%s: a grid takes n >= 1 images of 1 or 3 channels, sides >= 1 and a "
@@ -188,7 +195,8 @@ int genc_png_grid(const char *path, const float *images, int n, int channels, in
     int64_t W = gap + cols * (w + gap), H = gap + rows * (h + gap);
     if (W > GENC_PNG_MAX_SIDE || H > GENC_PNG_MAX_SIDE)
         return genc_set_error("%s: a grid of %d images in %d columns would be %lldx%lld pixels (at "
-                              "most %d a side)", path, n, cols, (long long)W, (long long)H, GENC_PNG_MAX_SIDE);
+                              "most %d a side)",
+                              path, n, cols, (long long)W, (long long)H, GENC_PNG_MAX_SIDE);
     uint8_t *px = malloc((size_t)(W * H * channels));
     if (!px) return genc_set_error("%s: out of memory", path);
     memset(px, 255, (size_t)(W * H * channels));   /* white gaps and border */
