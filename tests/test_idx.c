@@ -162,6 +162,41 @@ static void test_hostile(void) {
     expect_error(at("bomb2.gz"), "dims whose product overflows int64", "claims more than", NULL);
 }
 
+/* Random damage to a valid file, plain and gzipped: any answer but a crash is fine (the
+ * sanitizer build checks the memory side), and an accepted file is self-consistent. */
+static void test_damage(void) {
+    uint8_t buf[256], dmg[512];
+    uint32_t dims[3] = {2, 3, 4};
+    size_t n = make_idx(buf, 3, dims, 24);
+    write_gz(at("good.gz"), buf, n);
+    void *gz;
+    size_t gzn;
+    genc_read_file(at("good.gz"), &gz, &gzn);
+    genc_rng r = genc_rng_make(5, 0);
+    int consistent = 1, refused = 0;
+    for (int t = 0; t < 600; t++) {
+        int zipped = t % 2;
+        size_t len = zipped ? gzn : n;
+        memcpy(dmg, zipped ? gz : (void *)buf, len);
+        for (int k = 0, flips = 1 + (int)genc_rng_below(&r, 3); k < flips; k++)
+            dmg[genc_rng_below(&r, (uint32_t)len)] ^= (uint8_t)(1 + genc_rng_below(&r, 255));
+        if (genc_rng_below(&r, 4) == 0) len = genc_rng_below(&r, (uint32_t)len);   /* and cut */
+        write_bytes(at("damaged"), dmg, len);
+        genc_idx x;
+        if (genc_idx_load(at("damaged"), &x) != GENC_OK) {
+            refused++;
+            consistent &= x.data == NULL;
+            continue;
+        }
+        int64_t prod = 1;
+        for (int d = 0; d < x.ndims; d++) prod *= x.dims[d];
+        consistent &= x.data != NULL && prod == x.size && x.ndims >= 1 && x.ndims <= 4;
+        genc_idx_free(&x);
+    }
+    free(gz);
+    CHECK(consistent && refused > 0, "600 damaged files: %d refused, the rest consistent", refused);
+}
+
 /* ... and one claiming just under the cap (2^30 - 2^20 bytes) with 100 bytes of data, read in
  * a child whose address space is limited to 256 MiB above what it uses: an up-front
  * allocation of the claimed size would fail with "out of memory", reading in chunks ends with
@@ -407,6 +442,7 @@ int main(void) {
     test_valid();
     test_hostile();
     test_claim_below_cap();
+    test_damage();
     test_fashion();
     test_user_files();
     test_batches();
