@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 DEMO_OUT ?= runs/demo
 
-.PHONY: all build deps deps-test demo test install bench clean asan
+.PHONY: all build deps deps-test deps-demo demo test install bench clean asan
 
 all: build
 
@@ -19,9 +19,12 @@ deps:
 deps-test:
 	@sh scripts/deps.sh test
 
+deps-demo:
+	@sh scripts/deps.sh demo
+
 # Train a small byte-level transformer LM on Debian's fortunes for about two minutes,
 # evaluate bits per character on the held-out split, and print samples.
-demo: deps
+demo: deps-demo
 	$(MAKE) build
 	$(BUILD)/genc train lm --minutes 2 --out $(DEMO_OUT)
 	$(BUILD)/genc eval $(DEMO_OUT)
