@@ -145,6 +145,14 @@ genc_tensor *genc_linear_attention_rope(genc_ctx *c, genc_tensor *q, genc_tensor
                                         genc_tensor *v, const float *cos, const float *sin,
                                         int interleaved, int causal);
 
+/* ---------------------------------------------------------------- modulation (modulate.c)
+ * x[B, ..., D] with per-sequence vectors v[B, D] that apply to every token of their sequence
+ * (adaLN of DiT, a conditioning vector added to every token). */
+/* y = x·(1 + scale_b) + shift_b; shift or scale may be NULL (then 0). */
+genc_tensor *genc_modulate(genc_ctx *c, genc_tensor *x, genc_tensor *shift, genc_tensor *scale);
+/* Gated residual: out = x + gate_b ⊙ y  (x, y same size). */
+genc_tensor *genc_gated_add(genc_ctx *c, genc_tensor *x, genc_tensor *gate, genc_tensor *y);
+
 #ifdef __cplusplus
 }
 #endif
