@@ -178,7 +178,7 @@ static int get_int(cJSON *o, const char *k, int *dst, int required) {
     if (!it) return required ? genc_set_error("config: missing \"%s\"", k) : GENC_OK;
     if (cJSON_IsBool(it)) { *dst = cJSON_IsTrue(it); return GENC_OK; }
     double v = cJSON_IsNumber(it) ? it->valuedouble : NAN;
-    if (!(v >= INT_MIN && v <= INT_MAX) || v != floor(v)) return genc_set_error("config: \"%s\" must be an integer", k);
+    if (!(v >= INT_MIN && v <= INT_MAX) || v != floor(v)) return genc_set_error("config: \"%s\" must be an integer within int range", k);
     *dst = (int)v;
     return GENC_OK;
 }
@@ -186,7 +186,7 @@ static int get_int(cJSON *o, const char *k, int *dst, int required) {
 static int get_float(cJSON *o, const char *k, float *dst) {
     cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
     if (!it) return GENC_OK;
-    if (!cJSON_IsNumber(it) || !(fabs(it->valuedouble) <= 3e38)) return genc_set_error("config: \"%s\" must be a number", k);
+    if (!cJSON_IsNumber(it) || !(fabs(it->valuedouble) <= 3e38)) return genc_set_error("config: \"%s\" must be a number within float range", k);
     *dst = (float)it->valuedouble;
     return GENC_OK;
 }
