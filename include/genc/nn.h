@@ -64,11 +64,14 @@ typedef enum genc_pos {
     GENC_POS_ROPE_HALF,    /* half-split pairs (i, i + d/2) */
     GENC_POS_ALIBI,
     GENC_POS_T5,
-    /* 2D: tokens are [prefix tokens (class token), grid_h·grid_w patches in row-major order];
-     * patch p sits at column x = p % grid_w, row y = p / grid_w. Prefix tokens get no position. */
-    GENC_POS_ROPE2D,       /* axial 2D RoPE, interleaved pairs (genc_rope2d_tables) */
+    /* 2D: a sequence is [prefix tokens (the class token), grid_h·grid_w patches in row-major
+     * order]; patch p sits at column x = p % grid_w, row y = p / grid_w. Prefix tokens get no
+     * position (not rotated, nothing added). */
+    GENC_POS_ROPE2D,       /* axial 2D RoPE, interleaved pairs (genc_rope2d_tables); every token
+                              before the last grid_h·grid_w is a prefix token */
     GENC_POS_ROPE2D_HALF,  /* axial 2D RoPE, half-split pairs */
-    GENC_POS_LEARNED2D,    /* learned axial tables added to the input: row[y] + col[x] */
+    GENC_POS_LEARNED2D,    /* learned axial tables added to the patches (before the class
+                              token goes in front): row[y] + col[x], [grid_h, dim], [grid_w, dim] */
 } genc_pos;
 #define GENC_POS_COUNT 10
 
@@ -126,13 +129,15 @@ void genc_sinusoidal_table(int T, int dim, int offset, float *out);
  *   x += Attn(LN1(x))                                   self-attention (causal, bidirectional,
  *                                                       block-causal, padding; any 1D/2D PE)
  *   x += XAttn(LNx(x), ctx)                  cross_attn: q from x, k/v from ctx[B, S, ctx_dim]
+ *                                                       (all of it, or its unpadded part)
  *   x += MLP(LN2(x))
  * With adaLN-Zero (cond = adaln; Peebles & Xie 2023, DiT) LN1/LN2 lose their affine and
  *   (α1, β1, γ1, α2, β2, γ2) = ada(SiLU(cond)),  ada zero-initialised, each [B, D]
  *   x += γ1 ⊙ Attn(LN1(x)·(1 + β1) + α1);   x += γ2 ⊙ MLP(LN2(x)·(1 + β2) + α2)
  * so every block starts as the identity (shift α, scale β, gate γ; DiT's chunk order
  * shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp). The final norm is then
- * affine-free too and modulated by its own zero-initialised ln_f.ada → (shift, scale). */
+ * affine-free too and modulated by its own zero-initialised ln_f.ada → (shift, scale), DiT's
+ * final layer before its linear. Cross-attention, when present, is not modulated (PixArt-α). */
 typedef enum genc_mlp_kind {
     GENC_MLP_GELU = 0,  /* exact erf GELU */
     GENC_MLP_GELU_TANH,
@@ -200,7 +205,7 @@ typedef struct genc_tf_block {
     genc_linear_m fc1, fc2;   /* fc1 is [2·hidden, dim] for SwiGLU (gate rows first) */
     genc_norm_m ln_x;         /* cross_attn: "blocks.{i}.ln_x" */
     genc_linear_m xq, xk, xv, xo; /* "blocks.{i}.xattn.{q,k,v,o}"; xk, xv are [dim, ctx_dim] */
-    genc_linear_m ada;        /* adaLN: "blocks.{i}.ada" [6·dim, cond_dim], zero-initialised */
+    genc_linear_m ada;        /* adaLN: "blocks.{i}.ada" [6·dim, cond_dim] + bias, zero init */
 } genc_tf_block;
 
 /* Parameter names under the prefix (none for the language models):
@@ -234,6 +239,8 @@ int genc_transformer_init(genc_transformer *m, const genc_tf_config *cfg, uint64
  * zeroed; on error it is freed (its parameters stay registered in ps). */
 int genc_tf_build(genc_transformer *m, genc_params *ps, const char *prefix, const genc_tf_config *cfg,
                   genc_rng *r);
+/* The initialisation stream of a seed. Modules built after a backbone from the same stream
+ * (the LM's time embedding) keep models reproducible from one seed. */
 genc_rng genc_tf_init_rng(uint64_t seed);
 void genc_transformer_free(genc_transformer *m);
 
@@ -259,7 +266,8 @@ typedef struct genc_tf_run {
     genc_kv_cache *cache;    /* when set (no-grad only): append this pass's k/v, attend over all */
     int cache_peek;          /* with a cache: attend over cache + this pass without keeping this
                                 pass's k/v (the cache length does not advance) */
-    genc_tensor *ctx;        /* [B, S, ctx_dim] cross-attention context (cross_attn models) */
+    genc_tensor *ctx;        /* [B, S, ctx_dim] cross-attention context (cross_attn models; with
+                                a KV cache its k/v are projected again at every pass) */
     const uint8_t *ctx_pad;  /* optional [B, S] context padding, 1 = real token */
     genc_tensor *cond;       /* [B, cond_dim] conditioning vector (cond = add or adaln) */
     int return_hidden;       /* 1: return the final hidden states [B·T, dim] instead of logits */

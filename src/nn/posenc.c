@@ -1,6 +1,7 @@
 /* Position encodings that are tables rather than ops: RoPE frequencies with the
- * context-extension scalings, and the sinusoidal absolute encoding. The rotation itself is
- * the op genc_rope; ALiBi and T5 biases live inside the attention kernel. */
+ * context-extension scalings, axial 2D RoPE angles, and the sinusoidal absolute encoding.
+ * The rotation itself is the op genc_rope; ALiBi and T5 biases live inside the attention
+ * kernel. */
 #include "genc/nn.h"
 
 #include <math.h>

@@ -292,11 +292,11 @@ loss.backward()
 record(len(cases), "stack", cfg, P, out, loss, {"x": x, "cond": cond}, {"R": R})
 cases.append("adaln")
 
-# (iii) ViT-style stacks on patch embeddings: class token, axial 2D RoPE on a 3x4 grid
-# (not square, so x and y cannot be confused), QuickGELU, read back at position 0.
-for pos in ("rope2d", "rope2d-half"):
-    cfg = dict(BASE, layers=2, heads=2, pos=pos, cls_token=True, grid_h=3, grid_w=4, mlp="quickgelu")
-    g = torch.Generator().manual_seed(3)
+def vit_case(name, seed, **over):
+    """A tower on patch embeddings [B, 12, 32] of a 3x4 grid (not square, so x and y cannot be
+    confused) with a class token in front, read back at position 0 as well."""
+    cfg = dict(BASE, cls_token=True, grid_h=3, grid_w=4, **over)
+    g = torch.Generator().manual_seed(seed)
     P = random_params(cfg, g)
     x = leaf(torch.randn(B, 12, 32, generator=g))
     R, R0 = torch.randn(B, 13, 32, generator=g).to(DT), torch.randn(B, 32, generator=g).to(DT)
@@ -304,19 +304,14 @@ for pos in ("rope2d", "rope2d-half"):
     loss = (out * R).sum() + (out[:, 0] * R0).sum()
     loss.backward()
     record(len(cases), "vit", cfg, P, out, loss, {"x": x}, {"R": R, "R0": R0})
-    cases.append("vit-" + pos)
+    cases.append(name)
 
-# (iv) learned 2D positions with a class token, RMSNorm, SwiGLU
-cfg = dict(BASE, layers=1, pos="learned2d", cls_token=True, grid_h=3, grid_w=4, norm="rms", mlp="swiglu")
-g = torch.Generator().manual_seed(4)
-P = random_params(cfg, g)
-x = leaf(torch.randn(B, 12, 32, generator=g))
-R, R0 = torch.randn(B, 13, 32, generator=g).to(DT), torch.randn(B, 32, generator=g).to(DT)
-out = tower(cfg, P, x)
-loss = (out * R).sum() + (out[:, 0] * R0).sum()
-loss.backward()
-record(len(cases), "vit", cfg, P, out, loss, {"x": x}, {"R": R, "R0": R0})
-cases.append("learned2d")
+
+# (iii) ViT-style stacks: axial 2D RoPE in both pair conventions, QuickGELU (CLIP)
+for pos in ("rope2d", "rope2d-half"):
+    vit_case("vit-" + pos, 3, layers=2, heads=2, pos=pos, mlp="quickgelu")
+# (iv) learned 2D positions, RMSNorm, SwiGLU
+vit_case("learned2d", 4, layers=1, pos="learned2d", norm="rms", mlp="swiglu")
 meta["cases"] = str(len(cases))
 
 # (v) A score-entropy LM checkpoint as genc wrote them before the conditioning path: config
