@@ -44,7 +44,8 @@ static void prefixes(void) {
         n_txt += strncmp(ps.list[i]->name, "text.", 5) == 0;
         for (int j = 0; j < i; j++) dup += strcmp(ps.list[i]->name, ps.list[j]->name) == 0;
     }
-    CHECK(n_img + n_txt == ps.n && n_img > 0 && n_txt > 0 && !dup, "every name under its tower's prefix, no duplicates");
+    CHECK(n_img + n_txt == ps.n && n_img > 0 && n_txt > 0 && !dup,
+          "every name under its tower's prefix, no duplicates");
     CHECK(genc_params_find(&ps, "image.cls_token") && genc_params_find(&ps, "image.pos_emb.row.weight") &&
               genc_params_find(&ps, "text.tok_emb.weight") && genc_params_find(&ps, "text.blocks.1.xattn.k.weight") &&
               genc_params_find(&ps, "text.head.weight") && !genc_params_find(&ps, "image.tok_emb.weight"),
@@ -69,14 +70,18 @@ static void prefixes(void) {
     CHECK(same, "both towers come back from one checkpoint");
     genc_st_free(&f);
     remove(path);
-    genc_transformer_free(&img), genc_transformer_free(&txt), genc_transformer_free(&img2), genc_transformer_free(&txt2);
+    genc_transformer_free(&img);
+    genc_transformer_free(&txt);
+    genc_transformer_free(&img2);
+    genc_transformer_free(&txt2);
     genc_params_free(&ps);
     genc_params_free(&ps2);
 
     char buf[16];
     CHECK(genc_param_name(buf, sizeof buf, "", "w") == GENC_OK && strcmp(buf, "w") == 0, "empty prefix");
     CHECK(genc_param_name(buf, sizeof buf, "a", "w") == GENC_OK && strcmp(buf, "a.w") == 0, "prefix");
-    CHECK(genc_param_name(buf, sizeof buf, "a_long_prefix", "weight") == GENC_ERR, "a name that does not fit is an error");
+    CHECK(genc_param_name(buf, sizeof buf, "a_long_prefix", "weight") == GENC_ERR,
+          "a name that does not fit is an error");
 }
 
 static void json_roundtrip(void) {

@@ -156,9 +156,10 @@ static void transposed_grid_differs(int ci) {
     int h = cfg.grid_h;
     cfg.grid_h = cfg.grid_w;
     cfg.grid_w = h;
-    char js[64];
-    snprintf(js, sizeof js, "case%d.config", ci);
-    genc_transformer_init(&m, &cfg, 1);
+    if (genc_transformer_init(&m, &cfg, 1)) {
+        CHECK(0, "transposed grid: %s", genc_error());
+        return;
+    }
     for (int i = 0; i < m.params.n; i++) {
         char key[256];
         snprintf(key, sizeof key, "case%d.param.%s", ci, m.params.list[i]->name);
@@ -193,7 +194,8 @@ static void adaln_zero_is_identity(void) {
     run.cond = cond;
     for (int l = 0; l < 3; l++) {
         genc_tensor *y = genc_tf_block_forward(c, &m, l, x, &run);
-        CHECK(memcmp(y->data, x->data, sizeof(float) * (size_t)x->n) == 0, "zero-init adaLN block %d is the identity", l);
+        CHECK(memcmp(y->data, x->data, sizeof(float) * (size_t)x->n) == 0,
+              "zero-init adaLN block %d is the identity", l);
     }
     genc_tensor *ones = genc_new1(c, 32);
     for (int j = 0; j < 32; j++) ones->data[j] = 1.f;

@@ -261,7 +261,8 @@ typedef struct genc_tf_run {
     int cur_len;             /* sequence length for dynamic NTK; 0 → pos_offset + T */
     int block;               /* block-causal attention (see genc_attn_opts) */
     const uint8_t *mask;     /* optional [T, Tk] boolean mask */
-    const uint8_t *key_pad;  /* optional [B, T] self-attention padding, 1 = real token */
+    const uint8_t *key_pad;  /* optional [B, T] self-attention padding, 1 = real token, over the
+                                tokens the blocks see (a class token included) */
     int bidirectional;       /* override the config's causal flag (1: no causal mask) */
     genc_kv_cache *cache;    /* when set (no-grad only): append this pass's k/v, attend over all */
     int cache_peek;          /* with a cache: attend over cache + this pass without keeping this

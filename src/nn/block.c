@@ -149,7 +149,9 @@ static genc_tensor *block_forward(genc_ctx *c, genc_transformer *m, int l, genc_
     if (cfg->cross_attn) {
         genc_tensor *ctx = p->run->ctx;
         q = heads(c, &bl->xq, genc_norm_m_fwd(c, &bl->ln_x, x), NH);
-        a = genc_attention(c, q, heads(c, &bl->xk, ctx, NH), heads(c, &bl->xv, ctx, NH), &p->cross);
+        k = heads(c, &bl->xk, ctx, NH);
+        v = heads(c, &bl->xv, ctx, NH);
+        a = genc_attention(c, q, k, v, &p->cross);
         a = genc_linear_m_fwd(c, &bl->xo, genc_reshape(c, a, 3, (int[]){B, T, D}));
         x = residual(c, x, NULL, a, cfg->dropout);
     }
@@ -163,7 +165,8 @@ static void check_input(const genc_transformer *m, const genc_tensor *x) {
     GENC_ASSERT(x->ndim == 3 && x->shape[2] == m->cfg.dim, "transformer blocks: x must be [B, T, %d]", m->cfg.dim);
 }
 
-genc_tensor *genc_tf_block_forward(genc_ctx *c, genc_transformer *m, int layer, genc_tensor *x, const genc_tf_run *run) {
+genc_tensor *genc_tf_block_forward(genc_ctx *c, genc_transformer *m, int layer, genc_tensor *x,
+                                   const genc_tf_run *run) {
     if (!run) run = &NO_RUN;
     check_input(m, x);
     GENC_ASSERT(layer >= 0 && layer < m->cfg.layers, "block %d of %d", layer, m->cfg.layers);

@@ -101,10 +101,12 @@ int genc_tf_config_validate(const genc_tf_config *c) {
     if (c->pos == GENC_POS_SINUSOIDAL && c->dim % 2)
         return genc_set_error("sinusoidal positions need an even --dim (%d)", c->dim);
     if (c->max_pos < 1 || c->max_pos > 1 << 20) return genc_set_error("max_pos %d out of range", c->max_pos);
-    if (c->mlp_hidden < 0 || c->mlp_hidden > 1 << 20) return genc_set_error("mlp_hidden %d out of range [0, 2^20]", c->mlp_hidden);
+    if (c->mlp_hidden < 0 || c->mlp_hidden > 1 << 20)
+        return genc_set_error("mlp_hidden %d out of range [0, 2^20]", c->mlp_hidden);
     if (c->rope.scaling != GENC_ROPE_SCALE_NONE && !(c->rope.factor >= 1.f && c->rope.factor <= 1024.f))
         return genc_set_error("--rope-factor %g must be in [1, 1024]", c->rope.factor);
-    if (!(c->rope.base > 1.f && c->rope.base <= 1e9f)) return genc_set_error("rope base %g must be in (1, 1e9]", c->rope.base);
+    if (!(c->rope.base > 1.f && c->rope.base <= 1e9f))
+        return genc_set_error("rope base %g must be in (1, 1e9]", c->rope.base);
     if (c->rope.trained_len < 1 || c->rope.trained_len > 1 << 24)
         return genc_set_error("rope trained length %d out of range [1, 2^24]", c->rope.trained_len);
     if (c->pos == GENC_POS_T5 && (c->t5_buckets < 4 || c->t5_buckets > 4096 || c->t5_max_distance < 2 ||
@@ -112,11 +114,13 @@ int genc_tf_config_validate(const genc_tf_config *c) {
         return genc_set_error("T5 bias needs 4 to 4096 buckets and max distance in [2, 2^24]");
     if (!(c->dropout >= 0.f && c->dropout < 1.f)) return genc_set_error("--dropout %g must be in [0, 1)", c->dropout);
     if (!(c->norm_eps > 0.f && c->norm_eps < 1.f)) return genc_set_error("norm eps %g must be in (0, 1)", c->norm_eps);
-    if (!(c->init_std > 0.f && c->init_std < 100.f)) return genc_set_error("init std %g must be in (0, 100)", c->init_std);
+    if (!(c->init_std > 0.f && c->init_std < 100.f))
+        return genc_set_error("init std %g must be in (0, 100)", c->init_std);
     if (!is_flag(c->cross_attn) || !is_flag(c->cls_token))
         return genc_set_error("cross_attn and cls_token are booleans");
     if (c->ctx_dim < 0 || c->ctx_dim > 65536) return genc_set_error("ctx_dim %d out of range [0, 65536]", c->ctx_dim);
-    if (c->cond_dim < 0 || c->cond_dim > 65536) return genc_set_error("cond_dim %d out of range [0, 65536]", c->cond_dim);
+    if (c->cond_dim < 0 || c->cond_dim > 65536)
+        return genc_set_error("cond_dim %d out of range [0, 65536]", c->cond_dim);
     if (c->cond == GENC_COND_ADD && c->cond_dim != 0 && c->cond_dim != c->dim)
         return genc_set_error("cond = add needs cond_dim = dim (%d), not %d", c->dim, c->cond_dim);
     if (c->grid_h < 0 || c->grid_h > 4096 || c->grid_w < 0 || c->grid_w > 4096)
@@ -130,7 +134,8 @@ int genc_tf_config_validate(const genc_tf_config *c) {
             return genc_set_error("2D RoPE has no context-extension scaling");
     }
     int64_t n = param_count(c);
-    if (n > MAX_PARAMS) return genc_set_error("config has %lld parameters (max %lld)", (long long)n, (long long)MAX_PARAMS);
+    if (n > MAX_PARAMS)
+        return genc_set_error("config has %lld parameters (max %lld)", (long long)n, (long long)MAX_PARAMS);
     return GENC_OK;
 }
 
@@ -178,7 +183,8 @@ static int get_int(cJSON *o, const char *k, int *dst, int required) {
     if (!it) return required ? genc_set_error("config: missing \"%s\"", k) : GENC_OK;
     if (cJSON_IsBool(it)) { *dst = cJSON_IsTrue(it); return GENC_OK; }
     double v = cJSON_IsNumber(it) ? it->valuedouble : NAN;
-    if (!(v >= INT_MIN && v <= INT_MAX) || v != floor(v)) return genc_set_error("config: \"%s\" must be an integer within int range", k);
+    if (!(v >= INT_MIN && v <= INT_MAX) || v != floor(v))
+        return genc_set_error("config: \"%s\" must be an integer within int range", k);
     *dst = (int)v;
     return GENC_OK;
 }
@@ -186,7 +192,8 @@ static int get_int(cJSON *o, const char *k, int *dst, int required) {
 static int get_float(cJSON *o, const char *k, float *dst) {
     cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
     if (!it) return GENC_OK;
-    if (!cJSON_IsNumber(it) || !(fabs(it->valuedouble) <= 3e38)) return genc_set_error("config: \"%s\" must be a number within float range", k);
+    if (!cJSON_IsNumber(it) || !(fabs(it->valuedouble) <= 3e38))
+        return genc_set_error("config: \"%s\" must be a number within float range", k);
     *dst = (float)it->valuedouble;
     return GENC_OK;
 }

@@ -60,7 +60,8 @@ int genc_time_embed_m_init(genc_time_embed_m *m, genc_params *ps, const char *na
                            int hidden, int out, genc_rng *r, float std) {
     char buf[256];
     m->freq_dim = freq_dim;
-    if (genc_param_name(buf, sizeof buf, name, "fc1") || genc_linear_m_init(&m->fc1, ps, buf, freq_dim, hidden, 1, r, std) ||
+    if (genc_param_name(buf, sizeof buf, name, "fc1") ||
+        genc_linear_m_init(&m->fc1, ps, buf, freq_dim, hidden, 1, r, std) ||
         genc_param_name(buf, sizeof buf, name, "fc2") || genc_linear_m_init(&m->fc2, ps, buf, hidden, out, 1, r, std))
         return GENC_ERR;
     return GENC_OK;

@@ -20,7 +20,8 @@ typedef struct builder {
 /* "<prefix>.blocks.<layer>.<sub>", or "<prefix>.<sub>" for layer < 0 (the prefix may be empty). */
 static int full_name(const builder *b, char *buf, size_t cap, int layer, const char *sub) {
     char local[192];
-    int n = layer >= 0 ? snprintf(local, sizeof local, "blocks.%d.%s", layer, sub) : snprintf(local, sizeof local, "%s", sub);
+    int n = layer >= 0 ? snprintf(local, sizeof local, "blocks.%d.%s", layer, sub)
+                       : snprintf(local, sizeof local, "%s", sub);
     if (n < 0 || (size_t)n >= sizeof local) return genc_set_error("parameter name '%s' too long", sub);
     return genc_param_name(buf, cap, b->prefix, local);
 }
@@ -36,13 +37,14 @@ static genc_tensor *tensor(const builder *b, int layer, const char *sub, int ndi
 
 static int lin(const builder *b, genc_linear_m *m, int layer, const char *sub, int in, int out, int bias, float std) {
     char nm[256];
-    return full_name(b, nm, sizeof nm, layer, sub) ? GENC_ERR : genc_linear_m_init(m, b->ps, nm, in, out, bias, b->r, std);
+    if (full_name(b, nm, sizeof nm, layer, sub)) return GENC_ERR;
+    return genc_linear_m_init(m, b->ps, nm, in, out, bias, b->r, std);
 }
 
 static int norm(const builder *b, genc_norm_m *m, int layer, const char *sub, const genc_tf_config *cfg) {
     char nm[256];
-    return full_name(b, nm, sizeof nm, layer, sub) ? GENC_ERR
-                                                   : genc_norm_m_init(m, b->ps, nm, cfg->dim, cfg->norm_rms, cfg->norm_eps);
+    if (full_name(b, nm, sizeof nm, layer, sub)) return GENC_ERR;
+    return genc_norm_m_init(m, b->ps, nm, cfg->dim, cfg->norm_rms, cfg->norm_eps);
 }
 
 /* An adaLN projection [out, in] with bias, all zero so the modulation starts as the identity
@@ -105,7 +107,8 @@ static int build(genc_transformer *m, const builder *b, const genc_tf_config *cf
         genc_param_init_normal(m->cls, b->r, std);
     }
     /* zero init: the model starts position-agnostic */
-    if (cfg->pos == GENC_POS_T5 && !(m->t5_table = tensor(b, -1, "t5_bias.weight", 2, (int[]){cfg->t5_buckets, cfg->heads})))
+    if (cfg->pos == GENC_POS_T5 &&
+        !(m->t5_table = tensor(b, -1, "t5_bias.weight", 2, (int[]){cfg->t5_buckets, cfg->heads})))
         return GENC_ERR;
     m->blocks = calloc((size_t)cfg->layers, sizeof *m->blocks);
     if (!m->blocks) return genc_set_error("out of memory");
