@@ -47,6 +47,9 @@ int genc_lm_train_cfg_validate(const genc_lm_train_cfg *t);
 /* A loaded (or new) model with its training state. */
 typedef struct genc_lm {
     genc_transformer model;
+    genc_time_embed_m time_emb; /* SEDD (model.cfg.cond = add): noise level → the vector the
+                                   backbone adds to every token; parameters "time_emb.*" in
+                                   model.params */
     genc_lm_train_cfg train;
     genc_adamw opt;           /* initialised by genc_lm_train only */
     int has_opt;
@@ -55,6 +58,10 @@ typedef struct genc_lm {
     genc_rng drop_rng;        /* dropout stream */
     genc_rng noise_rng;       /* diffusion noise (t and masks) stream */
 } genc_lm;
+
+/* Build lm->model from cfg with the initial values of seed, plus lm->time_emb when cfg->cond is
+ * "add" (SEDD), registered in lm->model.params. GENC_ERR on a bad config or out of memory. */
+int genc_lm_model_init(genc_lm *lm, const genc_tf_config *cfg, uint64_t seed);
 
 /* A checkpoint path from a run folder or file: DIR → DIR/model.safetensors. */
 void genc_lm_checkpoint_path(const char *dir_or_file, char *out, size_t cap);

@@ -172,7 +172,7 @@ int genc_lm_load(const char *dir_or_file, genc_lm *lm, int with_opt) {
         genc_wrap_error("%s", path);
         goto done;
     }
-    if (genc_transformer_init(&lm->model, &cfg, 0)) goto done;
+    if (genc_lm_model_init(lm, &cfg, 0)) goto done;
     if (with_opt) {
         if (genc_adamw_init(&lm->opt, &lm->model.params, lm->train.beta1, lm->train.beta2, lm->train.eps,
                             lm->train.weight_decay))

@@ -106,11 +106,11 @@ int genc_lm_train(const genc_tf_config *cfg, const genc_lm_train_cfg *tc, const 
         genc_tf_config mc = *cfg;
         /* diffusion objectives see the whole (noised) window; SEDD conditions on the noise level */
         mc.causal = !genc_objective_is_diffusion(tc->objective);
-        mc.time_cond = tc->objective == GENC_OBJ_SEDD_ABSORB || tc->objective == GENC_OBJ_SEDD_UNIFORM;
+        mc.cond = tc->objective == GENC_OBJ_SEDD_ABSORB || tc->objective == GENC_OBJ_SEDD_UNIFORM ? GENC_COND_ADD : GENC_COND_NONE;
         if (mc.rope.trained_len <= 0 || mc.rope.scaling == GENC_ROPE_SCALE_NONE) mc.rope.trained_len = tc->seq;
         if (mc.pos == GENC_POS_LEARNED && mc.max_pos < tc->seq)
             return genc_set_error("learned positions: table of %d is shorter than --seq %d", mc.max_pos, tc->seq);
-        if (genc_transformer_init(&lm.model, &mc, tc->seed)) return GENC_ERR;
+        if (genc_lm_model_init(&lm, &mc, tc->seed)) return GENC_ERR;
         lm.train = *tc;
         if (genc_adamw_init(&lm.opt, &lm.model.params, tc->beta1, tc->beta2, tc->eps, tc->weight_decay)) goto done;
         lm.has_opt = 1;
