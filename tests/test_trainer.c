@@ -18,7 +18,9 @@
 #include "genc/train.h"
 
 enum { D = 4, N = 64 };
-enum { PLAIN = 0, NOISY = 1 };                 /* NOISY: dropout and jittered targets */
+enum { PLAIN = 0, NOISY = 1, BIAS_DECAYS = 2 }; /* NOISY: dropout and jittered targets;
+                                                  BIAS_DECAYS: the decay choice is b only (the
+                                                  opposite of a rank rule) */
 enum { NO_POISON = 0, POISON_LOSS, POISON_GRAD, RAISE_SIGINT };
 
 typedef struct linreg {
@@ -29,7 +31,6 @@ typedef struct linreg {
     float zero[D];
     int mode, poison;
     int64_t poison_at, calls;  /* batches drawn by this instance */
-    int decay_bias_only;       /* the decay choice: b only (the opposite of the rank rule) */
 } linreg;
 
 static const double W_TRUE[D] = {1.0, -2.0, 0.5, 3.0}, B_TRUE = 0.7;
@@ -75,7 +76,7 @@ static genc_tensor *lr_loss(genc_ctx *c, void *self, genc_rng *noise) {
     genc_tensor *pred = genc_linear(c, x, m->W, m->b);
     float *y = genc_scratch(c, sizeof(float) * N);
     memcpy(y, m->by, sizeof(float) * N);
-    if (m->mode == NOISY) {
+    if (m->mode & NOISY) {
         pred = genc_dropout(c, pred, 0.1f);
         float n[N];
         genc_rng_fill_normal(noise, n, N, 0.f, 1.f);
@@ -92,7 +93,7 @@ static genc_tensor *lr_loss(genc_ctx *c, void *self, genc_rng *noise) {
 
 static int lr_decays(const genc_tensor *p, void *self) {
     linreg *m = self;
-    return m->decay_bias_only ? p == m->b : p == m->W;
+    return m->mode & BIAS_DECAYS ? p == m->b : p == m->W;
 }
 
 static char *lr_config(void *self) { return strdup("{\"dim\":4}"); }
@@ -125,6 +126,24 @@ static genc_train_cfg config(int64_t steps) {
     return c;
 }
 
+/* A linreg instance with its family and a new trainer: the set-up of every test. */
+typedef struct setup {
+    linreg m;
+    genc_train_family fam;
+    genc_trainer t;
+} setup;
+
+static void start(setup *s, int mode, genc_train_cfg cfg) {
+    linreg_init(&s->m, mode);
+    s->fam = family(&s->m);
+    CHECK(genc_trainer_init(&s->t, &s->fam, &cfg) == GENC_OK, "trainer init: %s", genc_error());
+}
+
+static void finish_setup(setup *s) {
+    genc_trainer_free(&s->t);
+    genc_params_free(&s->m.ps);
+}
+
 static char g_dir[256];
 static const char *dir(const char *name) {
     static char buf[8][512];
@@ -150,24 +169,22 @@ static int64_t saved_step(const char *name) {
 
 /* A fresh instance resumed from the checkpoint in name (parameters come from the file). */
 static int resume_run(const char *name, int mode, float ema, genc_train_result *res) {
-    linreg m;
-    linreg_init(&m, mode);
-    genc_param_fill(m.W, 123.f); /* must be overwritten by the checkpoint */
-    genc_train_family fam = family(&m);
-    genc_trainer t;
+    setup x;
+    linreg_init(&x.m, mode);
+    genc_param_fill(x.m.W, 123.f); /* must be overwritten by the checkpoint */
+    x.fam = family(&x.m);
     genc_st_file f;
     genc_run_opts run = run_in(name);
     run.resume = 1;
     run.catch_signals = 1;
     int rc = genc_checkpoint_open(run.out_dir, &f);
     if (rc == GENC_OK) {
-        rc = genc_trainer_resume(&t, &fam, &f);
+        rc = genc_trainer_resume(&x.t, &x.fam, &f);
         genc_st_free(&f);
     }
-    CHECK(rc == GENC_OK && t.cfg.ema == ema, "resume %s: %s", name, rc ? genc_error() : "ema");
-    if (rc == GENC_OK) rc = genc_train_run(&t, &fam, &run, res);
-    genc_trainer_free(&t);
-    genc_params_free(&m.ps);
+    CHECK(rc == GENC_OK && x.t.cfg.ema == ema, "resume %s: %s", name, rc ? genc_error() : "ema");
+    if (rc == GENC_OK) rc = genc_train_run(&x.t, &x.fam, &run, res);
+    finish_setup(&x);
     return rc;
 }
 
@@ -198,24 +215,22 @@ static void ols(const linreg *m, double theta[D + 1]) {
 }
 
 static void test_converges_to_ols(void) {
-    linreg m;
-    linreg_init(&m, PLAIN);
-    genc_train_family fam = family(&m);
     genc_train_cfg cfg = config(600);
     cfg.weight_decay = 0.f; /* decay would move the optimum away from OLS */
     cfg.clip = 0.f;
-    genc_trainer t;
-    CHECK(genc_trainer_init(&t, &fam, &cfg) == GENC_OK, "init: %s", genc_error());
+    setup x;
+    start(&x, PLAIN, cfg);
+    linreg *m = &x.m;
     genc_run_opts run = run_in("ols");
     genc_train_result res;
-    CHECK(genc_train_run(&t, &fam, &run, &res) == GENC_OK, "run: %s", genc_error());
+    CHECK(genc_train_run(&x.t, &x.fam, &run, &res) == GENC_OK, "run: %s", genc_error());
     double theta[D + 1];
-    ols(&m, theta);
+    ols(m, theta);
     /* Adam moves a coordinate by about lr per step; over the last 5% of a cosine from 0.05 to 0
      * the rate is below 0.025·(1 + cos(0.95π)) = 3.1e-4, so the iterate ends within ~1e-3. */
     double worst = 0;
-    for (int j = 0; j < D; j++) worst = fmax(worst, fabs(m.W->data[j] - theta[j]));
-    worst = fmax(worst, fabs(m.b->data[0] - theta[D]));
+    for (int j = 0; j < D; j++) worst = fmax(worst, fabs(m->W->data[j] - theta[j]));
+    worst = fmax(worst, fabs(m->b->data[0] - theta[D]));
     CHECK(worst < 1e-3, "trained parameters within %.2g of the OLS solution (want < 1e-3)", worst);
     CHECK(res.step == 600 && saved_step("ols") == 600, "ran to step %lld", (long long)res.step);
     FILE *f = fopen(dir("ols/metrics.csv"), "r");
@@ -227,38 +242,34 @@ static void test_converges_to_ols(void) {
     CHECK(first > 10 * last, "logged loss decreased: %g -> %g", first, last);
     struct stat sb;
     CHECK(stat(dir("ols/loss.png"), &sb) == 0, "loss.png written");
-    genc_trainer_free(&t);
-    genc_params_free(&m.ps);
+    finish_setup(&x);
 }
 
 /* w_ema ← 0.9·w_ema + 0.1·w after every step, from the initial weights, in double. The float
  * EMA rounds once per multiply-add (≤ 2⁻²³ relative each); 20 steps stay within 1e-6. */
 static void test_ema(void) {
-    linreg m;
-    linreg_init(&m, PLAIN);
-    genc_train_family fam = family(&m);
     genc_train_cfg cfg = config(20);
     cfg.ema = 0.9f;
-    genc_trainer t;
-    CHECK(genc_trainer_init(&t, &fam, &cfg) == GENC_OK, "init: %s", genc_error());
+    setup x;
+    start(&x, PLAIN, cfg);
+    const linreg *m = &x.m;
     double ref[D + 1];
-    for (int j = 0; j < D; j++) ref[j] = m.W->data[j];
-    ref[D] = m.b->data[0];
+    for (int j = 0; j < D; j++) ref[j] = m->W->data[j];
+    ref[D] = m->b->data[0];
     genc_ctx *c = genc_ctx_new(0);
     for (int s = 0; s < 20; s++) {
-        CHECK(genc_trainer_step(&t, &fam, c, 0.05f, NULL, NULL) == GENC_OK, "step: %s", genc_error());
-        for (int j = 0; j < D; j++) ref[j] = 0.9 * ref[j] + 0.1 * (double)m.W->data[j];
-        ref[D] = 0.9 * ref[D] + 0.1 * (double)m.b->data[0];
+        CHECK(genc_trainer_step(&x.t, &x.fam, c, 0.05f, NULL, NULL) == GENC_OK, "step: %s", genc_error());
+        for (int j = 0; j < D; j++) ref[j] = 0.9 * ref[j] + 0.1 * (double)m->W->data[j];
+        ref[D] = 0.9 * ref[D] + 0.1 * (double)m->b->data[0];
     }
     float got[D + 1], want[D + 1];
-    memcpy(got, t.ema.w[0], sizeof(float) * D);
-    got[D] = t.ema.w[1][0];
+    memcpy(got, x.t.ema.w[0], sizeof(float) * D);
+    got[D] = x.t.ema.w[1][0];
     for (int j = 0; j <= D; j++) want[j] = (float)ref[j];
     tu_close("EMA of the weights", got, want, D + 1, 1e-6f, 1e-6f);
-    CHECK(fabsf(got[0] - m.W->data[0]) > 1e-3f, "the EMA trails the weights");
+    CHECK(fabsf(got[0] - m->W->data[0]) > 1e-3f, "the EMA trails the weights");
     genc_ctx_free(c);
-    genc_trainer_free(&t);
-    genc_params_free(&m.ps);
+    finish_setup(&x);
 }
 
 /* One trainer step against AdamW by hand at t = 1 (m̂ = g, v̂ = g²):
@@ -266,65 +277,57 @@ static void test_ema(void) {
  * with the family choosing to decay the bias b and not the matrix w (the opposite of a rank
  * rule), so only an explicit choice can pass. */
 static void test_decay_groups(void) {
-    linreg m;
-    linreg_init(&m, PLAIN);
-    m.decay_bias_only = 1;
-    genc_param_fill(m.b, 0.5f);
-    genc_train_family fam = family(&m);
     genc_train_cfg cfg = config(10);
     cfg.weight_decay = 0.5f;
     cfg.clip = 0.f;
-    genc_trainer t;
-    CHECK(genc_trainer_init(&t, &fam, &cfg) == GENC_OK, "init: %s", genc_error());
-    CHECK(t.opt.decay[0] == 0 && t.opt.decay[1] == 1, "groups: w undecayed, b decayed");
+    setup x;
+    start(&x, PLAIN | BIAS_DECAYS, cfg);
+    linreg *m = &x.m;
+    genc_param_fill(m->b, 0.5f);
+    CHECK(x.t.opt.decay[0] == 0 && x.t.opt.decay[1] == 1, "groups: w undecayed, b decayed");
     /* the gradient of the batch the step will draw */
     genc_ctx *c = genc_ctx_new(0);
-    genc_rng data = t.rng_data, noise = t.rng_noise;
-    lr_batch(&m, &data);
-    genc_backward(c, lr_loss(c, &m, &noise));
+    genc_rng data = x.t.rng_data, noise = x.t.rng_noise;
+    lr_batch(m, &data);
+    genc_backward(c, lr_loss(c, m, &noise));
     double g[D + 1], w0[D + 1];
-    for (int j = 0; j < D; j++) { g[j] = m.W->grad[j]; w0[j] = m.W->data[j]; }
-    g[D] = m.b->grad[0];
-    w0[D] = m.b->data[0];
-    genc_params_zero_grad(&m.ps);
+    for (int j = 0; j < D; j++) { g[j] = m->W->grad[j]; w0[j] = m->W->data[j]; }
+    g[D] = m->b->grad[0];
+    w0[D] = m->b->data[0];
+    genc_params_zero_grad(&m->ps);
     const double lr = 0.1, wd = 0.5, eps = 1e-8;
-    CHECK(genc_trainer_step(&t, &fam, c, (float)lr, NULL, NULL) == GENC_OK, "step: %s", genc_error());
+    CHECK(genc_trainer_step(&x.t, &x.fam, c, (float)lr, NULL, NULL) == GENC_OK, "step: %s", genc_error());
     float got[D + 1], want[D + 1];
     for (int j = 0; j <= D; j++) {
         double decay = j == D ? 1 - lr * wd : 1;
         want[j] = (float)(w0[j] * decay - lr * g[j] / (fabs(g[j]) + eps));
-        got[j] = j < D ? m.W->data[j] : m.b->data[0];
+        got[j] = j < D ? m->W->data[j] : m->b->data[0];
     }
     /* a handful of float roundings of values of size ~0.5 */
     tu_close("AdamW step with the family's decay groups", got, want, D + 1, 1e-6f, 1e-6f);
     genc_ctx_free(c);
-    genc_trainer_free(&t);
-    genc_params_free(&m.ps);
+    finish_setup(&x);
 
     /* no decays hook: nothing decays */
-    linreg_init(&m, PLAIN);
-    fam = family(&m);
-    fam.decays = NULL;
-    CHECK(genc_trainer_init(&t, &fam, &cfg) == GENC_OK && !t.opt.decay[0] && !t.opt.decay[1], "no hook: no decay");
-    genc_trainer_free(&t);
-    genc_params_free(&m.ps);
+    linreg_init(&x.m, PLAIN);
+    x.fam = family(&x.m);
+    x.fam.decays = NULL;
+    CHECK(genc_trainer_init(&x.t, &x.fam, &cfg) == GENC_OK && !x.t.opt.decay[0] && !x.t.opt.decay[1],
+          "no hook: no decay");
+    finish_setup(&x);
 }
 
 /* A run poisoned at step 8 with checkpoints every 5 steps: it stops with an error naming the
  * step and what went wrong, and the checkpoint of step 5 stays. */
 static void test_nonfinite_stops(int poison, const char *name, const char *want) {
-    linreg m;
-    linreg_init(&m, PLAIN);
-    m.poison = poison;
-    m.poison_at = 8;
-    genc_train_family fam = family(&m);
-    genc_train_cfg cfg = config(20);
-    genc_trainer t;
-    genc_trainer_init(&t, &fam, &cfg);
+    setup x;
+    start(&x, PLAIN, config(20));
+    x.m.poison = poison;
+    x.m.poison_at = 8;
     genc_run_opts run = run_in(name);
     run.save_every = 5;
     genc_train_result res;
-    int rc = genc_train_run(&t, &fam, &run, &res);
+    int rc = genc_train_run(&x.t, &x.fam, &run, &res);
     const char *msg = genc_error();
     CHECK(rc == GENC_ERR && strstr(msg, "step 8") && strstr(msg, want) && strstr(msg, "still holds step 5"),
           "%s: stops naming the step: %s", name, msg);
@@ -337,49 +340,41 @@ static void test_nonfinite_stops(int poison, const char *name, const char *want)
     }
     if (finite) genc_st_free(&f);
     CHECK(finite, "%s: the checkpoint on disk holds finite values only", name);
-    genc_trainer_free(&t);
-    genc_params_free(&m.ps);
+    finish_setup(&x);
 
     /* failing before the first checkpoint: says so and writes nothing */
-    linreg_init(&m, PLAIN);
-    m.poison = poison;
-    m.poison_at = 3;
-    fam = family(&m);
-    genc_trainer_init(&t, &fam, &cfg);
+    start(&x, PLAIN, config(20));
+    x.m.poison = poison;
+    x.m.poison_at = 3;
     char early[64];
     snprintf(early, sizeof early, "%s-early", name);
     run = run_in(early);
     run.save_every = 5;
-    rc = genc_train_run(&t, &fam, &run, NULL);
+    rc = genc_train_run(&x.t, &x.fam, &run, NULL);
     CHECK(rc == GENC_ERR && strstr(genc_error(), "no checkpoint was written") && saved_step(early) == -1,
           "%s: no checkpoint before the first save: %s", name, genc_error());
-    genc_trainer_free(&t);
-    genc_params_free(&m.ps);
+    finish_setup(&x);
 }
 
 /* genc_trainer_save never writes a non-finite tensor: the file on disk stays as it was. */
 static void test_save_refuses_nonfinite(void) {
-    linreg m;
-    linreg_init(&m, PLAIN);
-    genc_train_family fam = family(&m);
     genc_train_cfg cfg = config(3);
     cfg.ema = 0.5f;
-    genc_trainer t;
-    genc_trainer_init(&t, &fam, &cfg);
+    setup x;
+    start(&x, PLAIN, cfg);
     genc_run_opts run = run_in("nan-save");
-    CHECK(genc_train_run(&t, &fam, &run, NULL) == GENC_OK, "run: %s", genc_error());
+    CHECK(genc_train_run(&x.t, &x.fam, &run, NULL) == GENC_OK, "run: %s", genc_error());
     const char *path = dir("nan-save/model.safetensors");
     for (int where = 0; where < 3; where++) {
-        float *x = where == 0 ? m.W->data : where == 1 ? t.opt.v[1] : t.ema.w[0];
-        float keep = x[0];
-        x[0] = where == 1 ? INFINITY : NAN;
-        CHECK(genc_trainer_save(&t, &fam, path) == GENC_ERR && strstr(genc_error(), "NaN or an infinity"),
+        float *v = where == 0 ? x.m.W->data : where == 1 ? x.t.opt.v[1] : x.t.ema.w[0];
+        float keep = v[0];
+        v[0] = where == 1 ? INFINITY : NAN;
+        CHECK(genc_trainer_save(&x.t, &x.fam, path) == GENC_ERR && strstr(genc_error(), "NaN or an infinity"),
               "save with a non-finite %s is refused", where == 0 ? "weight" : where == 1 ? "moment" : "EMA value");
-        x[0] = keep;
+        v[0] = keep;
     }
     CHECK(saved_step("nan-save") == 3, "the good checkpoint stays");
-    genc_trainer_free(&t);
-    genc_params_free(&m.ps);
+    finish_setup(&x);
 }
 
 /* Straight to 30 steps vs stopped at 12 (--stop-at) or interrupted by SIGINT at step 9, then
@@ -415,24 +410,20 @@ static void test_exact_resume(void) {
     const float ema = 0.8f;
     for (int variant = 0; variant < 3; variant++) {
         const char *name = variant == 0 ? "straight" : variant == 1 ? "stopped" : "sigint";
-        linreg m;
-        linreg_init(&m, NOISY);
-        if (variant == 2) { m.poison = RAISE_SIGINT; m.poison_at = 9; }
-        genc_train_family fam = family(&m);
         genc_train_cfg cfg = config(30);
         cfg.ema = ema;
-        genc_trainer t;
-        genc_trainer_init(&t, &fam, &cfg);
+        setup x;
+        start(&x, NOISY, cfg);
+        if (variant == 2) { x.m.poison = RAISE_SIGINT; x.m.poison_at = 9; }
         genc_run_opts run = run_in(name);
         run.stop_at = variant == 1 ? 12 : 0;
         run.catch_signals = 1;
         genc_train_result res;
-        CHECK(genc_train_run(&t, &fam, &run, &res) == GENC_OK, "%s: %s", name, genc_error());
+        CHECK(genc_train_run(&x.t, &x.fam, &run, &res) == GENC_OK, "%s: %s", name, genc_error());
         if (variant == 2)
             CHECK(res.signal == SIGINT && res.step == 9 && saved_step(name) == 9,
                   "SIGINT at step 9: signal %d, checkpoint at step %lld", res.signal, (long long)saved_step(name));
-        genc_trainer_free(&t);
-        genc_params_free(&m.ps);
+        finish_setup(&x);
         if (variant == 0) continue;
         CHECK(resume_run(name, NOISY, ema, &res) == GENC_OK && res.step == 30 && res.signal == 0,
               "%s resumed to the end: %s", name, genc_error());
@@ -459,19 +450,14 @@ static void test_stale_temps(void) {
     FILE *f = fopen(stale, "w"), *g = fopen(live, "w");
     if (f) fclose(f);
     if (g) fclose(g);
-    linreg m;
-    linreg_init(&m, PLAIN);
-    genc_train_family fam = family(&m);
-    genc_train_cfg cfg = config(3);
-    genc_trainer t;
-    genc_trainer_init(&t, &fam, &cfg);
-    CHECK(genc_trainer_save(&t, &fam, dir("nan-save/model.safetensors")) == GENC_OK, "save: %s", genc_error());
+    setup x;
+    start(&x, PLAIN, config(3));
+    CHECK(genc_trainer_save(&x.t, &x.fam, dir("nan-save/model.safetensors")) == GENC_OK, "save: %s", genc_error());
     struct stat sb;
     CHECK(stat(stale, &sb) != 0, "the stale temporary is removed");
     CHECK(stat(live, &sb) == 0, "a live writer's temporary is kept");
     unlink(live);
-    genc_trainer_free(&t);
-    genc_params_free(&m.ps);
+    finish_setup(&x);
 }
 
 static void test_preflight(void) {

@@ -196,18 +196,18 @@ int genc_train_run(genc_trainer *t, const genc_train_family *fam, const genc_run
     double t0 = genc_time_s(), last = t0, budget = run->minutes > 0 ? run->minutes * 60.0 : 0;
     int64_t start = t->step;
     int fixed_total = !(budget > 0) || run->resume;
-    double t10 = 0;
+    double t10 = 0, paused = 0; /* paused: seconds spent in evaluations, not training */
     while (t->step < cfg->steps) {
         float lv = 0, gn = 0, lr = genc_lr_at(&sched, t->step);
         if (genc_trainer_step(t, fam, L.c, lr, &lv, &gn)) { step_failed(&L); goto done; }
         int64_t done_steps = t->step - start;
         loss_avg = done_steps == 1 ? lv : 0.95 * loss_avg + 0.05 * lv;
-        double now = genc_time_s(), el = now - t0;
+        double now = genc_time_s(), el = now - t0, tt = el - paused;
         /* Time budget: once the speed is known, fix the schedule's length so the cosine ends on
          * time (speed measured from step 10 on: the first steps pay for page faults). */
-        if (done_steps == 10) t10 = el;
+        if (done_steps == 10) t10 = tt;
         if (!fixed_total && (done_steps >= 40 || el > 15)) {
-            double per = done_steps > 10 ? (el - t10) / (double)(done_steps - 10) : el / (double)done_steps;
+            double per = done_steps > 10 ? (tt - t10) / (double)(done_steps - 10) : tt / (double)done_steps;
             int64_t total = t->step + (int64_t)((budget - el - 1.0) / per);
             if (total < t->step + 1) total = t->step + 1;
             if (total < cfg->steps) cfg->steps = total;
@@ -216,14 +216,15 @@ int genc_train_run(genc_trainer *t, const genc_train_family *fam, const genc_run
             sched.warmup = cfg->warmup;
             fixed_total = 1;
         }
-        double ips = (double)done_steps * fam->items_per_step / (el > 0 ? el : 1e-9);
+        double ips = (double)done_steps * fam->items_per_step / (tt > 0 ? tt : 1e-9);
         if (t->step % 10 == 0 || t->step == cfg->steps) {
             double row[6] = {(double)t->step, lv, lr, gn, ips, el};
             genc_csv_row(&L.metrics, row);
         }
         if (L.evals.f && t->step % run->eval_every == 0) {
-            double v;
+            double v, e0 = genc_time_s();
             if (fam->eval(fam->self, &v)) { genc_wrap_error("evaluation at step %lld", (long long)t->step); goto done; }
+            paused += genc_time_s() - e0;
             double row[2] = {(double)t->step, v};
             genc_csv_row(&L.evals, row);
             genc_run_message(run, "step %lld: %s %.4f", (long long)t->step, fam->eval_name ? fam->eval_name : "eval", v);
@@ -231,7 +232,7 @@ int genc_train_run(genc_trainer *t, const genc_train_family *fam, const genc_run
         if (run->progress && (now - last > 0.2 || t->step == cfg->steps)) {
             last = now;
             genc_train_progress p = {t->step, fixed_total ? cfg->steps : 0, (float)loss_avg, lr, gn, ips, el,
-                                     (double)(cfg->steps - t->step) * el / (double)done_steps};
+                                     (double)(cfg->steps - t->step) * tt / (double)done_steps};
             run->progress(&p, run->user);
         }
         int stop = (run->stop_at > 0 && t->step >= run->stop_at) || (budget > 0 && el >= budget) ||
