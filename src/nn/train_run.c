@@ -223,11 +223,15 @@ int genc_train_run(genc_trainer *t, const genc_train_family *fam, const genc_run
         }
         if (L.evals.f && t->step % run->eval_every == 0) {
             double v, e0 = genc_time_s();
-            if (fam->eval(fam->self, &v)) { genc_wrap_error("evaluation at step %lld", (long long)t->step); goto done; }
+            if (fam->eval(fam->self, &v)) {
+                genc_wrap_error("evaluation at step %lld", (long long)t->step);
+                goto done;
+            }
             paused += genc_time_s() - e0;
             double row[2] = {(double)t->step, v};
             genc_csv_row(&L.evals, row);
-            genc_run_message(run, "step %lld: %s %.4f", (long long)t->step, fam->eval_name ? fam->eval_name : "eval", v);
+            genc_run_message(run, "step %lld: %s %.4f", (long long)t->step, fam->eval_name ? fam->eval_name : "eval",
+                             v);
         }
         if (run->progress && (now - last > 0.2 || t->step == cfg->steps)) {
             last = now;
@@ -235,8 +239,8 @@ int genc_train_run(genc_trainer *t, const genc_train_family *fam, const genc_run
                                      (double)(cfg->steps - t->step) * tt / (double)done_steps};
             run->progress(&p, run->user);
         }
-        int stop = (run->stop_at > 0 && t->step >= run->stop_at) || (budget > 0 && el >= budget) ||
-                   (run->catch_signals && g_signal);
+        if (run->catch_signals) r.signal = g_signal;
+        int stop = (run->stop_at > 0 && t->step >= run->stop_at) || (budget > 0 && el >= budget) || r.signal;
         if ((run->save_every > 0 && t->step % run->save_every == 0) || stop || t->step == cfg->steps)
             if (save(&L, t, fam)) goto done;
         if (stop) break;
@@ -245,13 +249,15 @@ int genc_train_run(genc_trainer *t, const genc_train_family *fam, const genc_run
     genc_csv_close(&L.metrics);
     genc_csv_close(&L.evals);
     plot_loss(run->out_dir, fam);
-    r.signal = run->catch_signals ? g_signal : 0;
     if (r.signal)
         genc_run_message(run, "stopped by %s after step %lld: saved %s; continue with --resume --out %s",
-            r.signal == SIGINT ? "SIGINT" : "SIGTERM", (long long)t->step, L.ckpt, run->out_dir);
+                         r.signal == SIGINT ? "SIGINT" : "SIGTERM", (long long)t->step, L.ckpt, run->out_dir);
+    else if (t->step == start)
+        genc_run_message(run, "nothing to do: %s is at step %lld of %lld", L.ckpt, (long long)t->step,
+                         (long long)cfg->steps);
     else
-        genc_run_message(run, "saved %s at step %lld (loss %.4f, %.1f s); loss curve in %s/loss.png", L.ckpt, (long long)t->step,
-            loss_avg, genc_time_s() - t0, run->out_dir);
+        genc_run_message(run, "saved %s at step %lld (loss %.4f, %.1f s); loss curve in %s/loss.png", L.ckpt,
+                         (long long)t->step, loss_avg, genc_time_s() - t0, run->out_dir);
     rc = GENC_OK;
 done:
     release_signals(&L.sig);
