@@ -25,12 +25,13 @@ expect 1 "too small\|too short\|fewer" -- "$GENC" train lm --data "$W/tiny.txt" 
 expect 2 "needs a run folder" -- "$GENC" eval
 expect 1 "No such file\|no such file" -- "$GENC" eval "$W/nothing"
 expect 1 "No such file\|no such file" -- "$GENC" sample "$W/nothing"
-expect 2 "--top-p expects" -- "$GENC" sample "$W/nothing" --top-p 2
-expect 2 "--temperature expects" -- "$GENC" sample "$W/nothing" --temperature -1
 
 # A real checkpoint, then damaged copies of it.
 "$GENC" train lm --dim 32 --layers 1 --heads 2 --seq 32 --batch 2 --steps 3 --out "$W/ok" >/dev/null 2>&1 \
     || { echo "FAIL: could not train a tiny model"; fail=$((fail+1)); }
+expect 2 "--top-p expects" -- "$GENC" sample "$W/ok" --top-p 2
+expect 2 "--temperature expects" -- "$GENC" sample "$W/ok" --temperature -1
+expect 2 "unknown flag '--bogus' for eval" -- "$GENC" eval "$W/ok" --bogus
 size=$(stat -c %s "$W/ok/model.safetensors")
 head -c $((size / 2)) "$W/ok/model.safetensors" > "$W/trunc.safetensors"
 expect 1 "truncated\|outside" -- "$GENC" eval "$W/trunc.safetensors"
@@ -41,7 +42,7 @@ head -c 5 "$W/ok/model.safetensors" > "$W/short.safetensors"
 expect 1 "too short" -- "$GENC" info "$W/short.safetensors"
 # a valid safetensors file that is not a genc model (a header with no metadata)
 printf '\x08\x00\x00\x00\x00\x00\x00\x00{}      ' > "$W/empty.safetensors"
-expect 1 "not a genc language-model checkpoint" -- "$GENC" eval "$W/empty.safetensors"
+expect 1 "not a genc checkpoint" -- "$GENC" eval "$W/empty.safetensors"
 # the failed runs must not have left a checkpoint or a temporary behind
 if ls "$W"/r0 "$W"/r1 2>/dev/null | grep -q "safetensors"; then
     echo "FAIL: a failed run left a checkpoint"; fail=$((fail+1)); else pass=$((pass+1)); fi

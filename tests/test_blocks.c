@@ -55,13 +55,13 @@ static void prefixes(void) {
 
     const char *path = "blocks_two_towers.safetensors";
     genc_st_kv meta[] = {{"format", "test"}};
-    CHECK(genc_checkpoint_save(path, &ps, NULL, meta, 1) == GENC_OK, "save: %s", genc_error());
+    CHECK(genc_checkpoint_save(path, &ps, NULL, NULL, meta, 1) == GENC_OK, "save: %s", genc_error());
     genc_params ps2;
     genc_params_init(&ps2);
     genc_transformer img2, txt2;
     two_towers(&ps2, &img2, &txt2, 2); /* other initial values */
     genc_st_file f;
-    CHECK(genc_st_read(path, &f) == GENC_OK && genc_checkpoint_load_params(&f, &ps2, NULL) == GENC_OK, "load: %s",
+    CHECK(genc_st_read(path, &f) == GENC_OK && genc_checkpoint_load_params(&f, &ps2, NULL, NULL) == GENC_OK, "load: %s",
           genc_error());
     int same = ps.n == ps2.n;
     for (int i = 0; same && i < ps.n; i++)

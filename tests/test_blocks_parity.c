@@ -210,7 +210,7 @@ static void adaln_zero_is_identity(void) {
  * as cond = add, time_emb.* load into the LM's time embedding, and the logits match. */
 static void legacy_sedd_checkpoint(const char *path) {
     genc_lm lm;
-    if (genc_lm_load(path, &lm, 0)) {
+    if (genc_lm_load(path, &lm)) {
         CHECK(0, "legacy checkpoint: %s", genc_error());
         return;
     }

@@ -193,6 +193,9 @@ void genc_tf_config_default(genc_tf_config *cfg);
 int genc_tf_mlp_hidden(const genc_tf_config *cfg);
 /* Check every field; GENC_ERR naming the field and the rule (dim % heads, even head dim for
  * RoPE, grid for 2D encodings, bounded sizes and parameter count, ...). */
+/* Number of parameters genc_tf_build registers for cfg (each size bounded first by validate):
+ * lets a loader compare a checkpoint's config with its tensors before allocating anything. */
+int64_t genc_tf_param_count(const genc_tf_config *cfg);
 int genc_tf_config_validate(const genc_tf_config *cfg);
 /* JSON (cJSON-free string, caller frees) and back. from_json validates. Legacy key: an old
  * "time_cond": true (SEDD checkpoints before the conditioning path) reads as cond = "add". */
@@ -301,15 +304,21 @@ genc_tensor *genc_prepend_token(genc_ctx *c, genc_tensor *x, genc_tensor *tok);
 /* Position t of every sequence: x[B, T, D] → [B, D] (t = 0: the class token's output). */
 genc_tensor *genc_token_at(genc_ctx *c, genc_tensor *x, int t);
 
-/* ---------------------------------------------------------------- optimizer (optim.c) */
+/* ---------------------------------------------------------------- optimizer (optim.c, ema.c) */
 typedef struct genc_adamw {
     float beta1, beta2, eps, weight_decay;
     int64_t t;               /* steps taken */
     genc_params *ps;
     float **m, **v;          /* one buffer per parameter */
-    uint8_t *decay;          /* per parameter: 1 if weight decay applies (rank >= 2) */
+    uint8_t *decay;          /* the decayed group: decay[i] = 1 if weight decay applies to ps->list[i] */
 } genc_adamw;
 
+/* AdamW over ps with two parameter groups: the tensors with decay[i] = 1 get weight_decay,
+ * the others none (decay NULL: none decays). */
+int genc_adamw_init_groups(genc_adamw *o, genc_params *ps, float beta1, float beta2, float eps,
+                           float weight_decay, const uint8_t *decay);
+/* The same with the common choice made for the caller: the matrices (rank >= 2: linear
+ * weights, embeddings) decay; biases and norm gains do not. */
 int genc_adamw_init(genc_adamw *o, genc_params *ps, float beta1, float beta2, float eps,
                     float weight_decay);
 void genc_adamw_free(genc_adamw *o);
@@ -318,6 +327,23 @@ void genc_adamw_step(genc_adamw *o, float lr);
 /* Scale all grads so their global L2 norm is at most max_norm (if max_norm > 0); returns the
  * norm before clipping. */
 float genc_clip_grad_norm(genc_params *ps, float max_norm);
+/* The tail of every training step: backward from the scalar loss, clip the gradient norm to
+ * clip (0: off), AdamW at lr, zero the gradients. GENC_ERR ("the loss is NaN", "the gradient
+ * norm is +inf") without touching the weights when the loss or the norm is not finite.
+ * grad_norm (may be NULL) receives the norm before clipping. */
+int genc_optim_step(genc_ctx *c, genc_tensor *loss, genc_adamw *o, float lr, float clip, float *grad_norm);
+
+/* Exponential moving average of the weights, updated after each optimizer step:
+ *   w_ema ← d·w_ema + (1 − d)·w       (d = decay; w_ema starts as a copy of w) */
+typedef struct genc_ema {
+    float decay;             /* 0: no EMA */
+    const genc_params *ps;
+    float **w;               /* one buffer per parameter */
+} genc_ema;
+
+int genc_ema_init(genc_ema *e, const genc_params *ps, float decay);
+void genc_ema_update(genc_ema *e);
+void genc_ema_free(genc_ema *e);
 
 typedef enum { GENC_LR_COSINE = 0, GENC_LR_CONSTANT } genc_lr_kind;
 typedef struct genc_lr_schedule {
@@ -331,12 +357,36 @@ float genc_lr_at(const genc_lr_schedule *s, int64_t step);
 
 /* ---------------------------------------------------------------- checkpoints (checkpoint.c)
  * safetensors holding the parameters under their names, optionally the AdamW moments under
- * "optim.m.<name>" / "optim.v.<name>", and string metadata (config JSON, step, RNG, ...). */
+ * "optim.m.<name>" / "optim.v.<name>", the EMA weights under "ema.<name>", and string
+ * metadata: "format" ("genc-<version>"), "family", config JSON, step, RNG streams, ...
+ * (docs/checkpoint-format.md). */
+#define GENC_CHECKPOINT_VERSION 2
+#define GENC_CHECKPOINT_FILE "model.safetensors"
+
+/* DIR → DIR/model.safetensors; anything else is taken as the file itself. */
+void genc_checkpoint_path(const char *dir_or_file, char *out, size_t cap);
+/* Read a genc checkpoint: a "format" of genc-1 up to genc-GENC_CHECKPOINT_VERSION and a
+ * "family". GENC_ERR with a message for a newer version, a file without them, or a bad file. */
+int genc_checkpoint_open(const char *dir_or_file, genc_st_file *f);
+/* The same checks on a file already read (path for messages). */
+int genc_checkpoint_check(const genc_st_file *f, const char *path);
+/* The version of an opened checkpoint (1, 2, ...). */
+int genc_checkpoint_version(const genc_st_file *f);
+/* Elements in the file's weight tensors (not optim.* or ema.*): what the config must imply. */
+int64_t genc_checkpoint_param_count(const genc_st_file *f);
+
+/* Write atomically; GENC_ERR without writing when any tensor holds a NaN or an infinity.
+ * Removes temporaries left beside path by an interrupted earlier write. opt and ema may be
+ * NULL. */
 int genc_checkpoint_save(const char *path, const genc_params *ps, const genc_adamw *opt,
-                         const genc_st_kv *meta, int n_meta);
-/* Load parameter values (and moments when opt is given and present) by name: every parameter
- * must be present with the right shape. */
-int genc_checkpoint_load_params(const genc_st_file *f, genc_params *ps, genc_adamw *opt);
+                         const genc_ema *ema, const genc_st_kv *meta, int n_meta);
+/* Load parameter values by name (every parameter must be present with the right shape), and
+ * the moments and EMA when opt / ema are given. */
+int genc_checkpoint_load_params(const genc_st_file *f, genc_params *ps, genc_adamw *opt,
+                                const genc_ema *ema);
+/* Weights for evaluation and sampling: the EMA weights when the file has them (*used_ema = 1),
+ * else the raw ones. */
+int genc_checkpoint_load_weights(const genc_st_file *f, genc_params *ps, int *used_ema);
 
 #ifdef __cplusplus
 }

@@ -60,8 +60,7 @@ int genc_tf_mlp_hidden(const genc_tf_config *cfg) {
     return 4 * cfg->dim;
 }
 
-/* Number of parameters genc_tf_build registers, for a config whose sizes are each bounded. */
-static int64_t param_count(const genc_tf_config *c) {
+int64_t genc_tf_param_count(const genc_tf_config *c) {
     int64_t D = c->dim, H = genc_tf_mlp_hidden(c), Dc = c->ctx_dim ? c->ctx_dim : D;
     int64_t Dn = c->cond_dim ? c->cond_dim : D, b = c->bias ? 1 : 0, adaln = c->cond == GENC_COND_ADALN;
     int64_t norm = adaln ? 0 : c->norm_rms ? D : 2 * D;
@@ -133,9 +132,11 @@ int genc_tf_config_validate(const genc_tf_config *c) {
         if (c->pos != GENC_POS_LEARNED2D && c->rope.scaling != GENC_ROPE_SCALE_NONE)
             return genc_set_error("2D RoPE has no context-extension scaling");
     }
-    int64_t n = param_count(c);
+    int64_t n = genc_tf_param_count(c);
     if (n > MAX_PARAMS)
-        return genc_set_error("config has %lld parameters (max %lld)", (long long)n, (long long)MAX_PARAMS);
+        return genc_set_error("config has %lld parameters, about %.0f GiB to train (weights, gradients, AdamW "
+                              "moments); the most genc accepts is %lld parameters", (long long)n,
+                              (double)n * 16.0 / (1024.0 * 1024.0 * 1024.0), (long long)MAX_PARAMS);
     return GENC_OK;
 }
 
