@@ -28,6 +28,17 @@ expect 1 "No such file\|no such file" -- "$GENC" sample "$W/nothing"
 expect 2 "--top-p expects" -- "$GENC" sample "$W/nothing" --top-p 2
 expect 2 "--temperature expects" -- "$GENC" sample "$W/nothing" --temperature -1
 
+# Sizes that need more memory than genc may use: exit 1 with a message, never SIGABRT or the
+# kernel's OOM killer. GENC_MEM_LIMIT makes the cases the same on every machine and keeps
+# them cheap. The first asks for one activation of 512·65536 tokens × 64 floats = 8192 MiB
+# (refused before any of it is touched) on top of the arena's first 64 MiB block: 8256 MiB.
+# The second outgrows a 256 MiB limit a few tensors into the step.
+expect 1 "out of memory: the activations of one step need more than 8256 MiB (lower --batch or --seq)" -- \
+    env GENC_MEM_LIMIT=1G "$GENC" train lm --batch 512 --seq 65536 --dim 64 --heads 4 --layers 1 \
+    --steps 1 --out "$W/oom1"
+expect 1 "out of memory: the activations of one step need more than" -- \
+    env GENC_MEM_LIMIT=256M "$GENC" train lm --batch 16 --seq 4096 --steps 1 --out "$W/oom2"
+
 # A real checkpoint, then damaged copies of it.
 "$GENC" train lm --dim 32 --layers 1 --heads 2 --seq 32 --batch 2 --steps 3 --out "$W/ok" >/dev/null 2>&1 \
     || { echo "FAIL: could not train a tiny model"; fail=$((fail+1)); }
@@ -43,7 +54,7 @@ expect 1 "too short" -- "$GENC" info "$W/short.safetensors"
 printf '\x08\x00\x00\x00\x00\x00\x00\x00{}      ' > "$W/empty.safetensors"
 expect 1 "not a genc language-model checkpoint" -- "$GENC" eval "$W/empty.safetensors"
 # the failed runs must not have left a checkpoint or a temporary behind
-if ls "$W"/r0 "$W"/r1 2>/dev/null | grep -q "safetensors"; then
+if ls "$W"/r0 "$W"/r1 "$W"/oom1 "$W"/oom2 2>/dev/null | grep -q "safetensors"; then
     echo "FAIL: a failed run left a checkpoint"; fail=$((fail+1)); else pass=$((pass+1)); fi
 if ls "$W"/ok | grep -q "tmp"; then echo "FAIL: temporary file left"; fail=$((fail+1)); else pass=$((pass+1)); fi
 # resume without a checkpoint
