@@ -123,6 +123,10 @@ static void test_param_failures(void) {
     genc_set_mem_limit(before + counted(MIB) + MIB / 2);
     CHECK(!genc_param_new(&ps, "half", 2, (int[]){512, 512}), "data fits, gradient does not");
     CHECK(genc_mem_used() == before, "the data block was freed (%zu vs %zu)", genc_mem_used(), before);
+    char want[160];
+    snprintf(want, sizeof want, "half ([512, 512]) needs 2 MiB with its gradient, and %zu MiB of "
+             "genc's %zu MiB are in use", (before + MIB - 1) / MIB, (genc_mem_limit() + MIB - 1) / MIB);
+    CHECK(has(genc_error(), want), "message '%s' should hold '%s'", genc_error(), want);
     genc_set_mem_limit(0);
 
     CHECK(ps.n == 1 && genc_params_find(&ps, "w") == w && !genc_params_find(&ps, "huge") &&

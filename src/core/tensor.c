@@ -235,15 +235,14 @@ genc_tensor *genc_param_new(genc_params *ps, const char *name, int ndim, const i
     float *data = p && nm ? genc_aligned_alloc(float_bytes(n)) : NULL;
     float *grad = data ? genc_aligned_alloc(float_bytes(n)) : NULL;
     if (!grad) { /* nothing registered: ps is as it was */
-        size_t mib = genc_mib(float_bytes(n)), need = 2 * mib;
-        genc_set_error("out of memory: %s (%s) needs %zu MiB with its gradient, and %zu MiB of "
-                       "genc's %zu MiB are in use (the limit is the physical memory or "
-                       "GENC_MEM_LIMIT)",
-                       name, dims_str(ndim, shape, dims, sizeof dims), need,
-                       genc_mib(genc_mem_used()), genc_mib(genc_mem_limit()));
         genc_aligned_free(data);
         free(nm);
         free(p);
+        genc_set_error("out of memory: %s (%s) needs %zu MiB with its gradient, and %zu MiB of "
+                       "genc's %zu MiB are in use (the limit is the physical memory or "
+                       "GENC_MEM_LIMIT)",
+                       name, dims_str(ndim, shape, dims, sizeof dims), 2 * genc_mib(float_bytes(n)),
+                       genc_mib(genc_mem_used()), genc_mib(genc_mem_limit()));
         return NULL;
     }
     p->ndim = ndim;
