@@ -139,8 +139,6 @@ int genc_train_run(genc_trainer *t, const genc_train_family *fam, const genc_run
 
 /* A line for run->message (printf-style). */
 void genc_run_message(const genc_run_opts *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Physical memory in bytes (sysconf), 0 if unknown. */
-double genc_physical_memory(void);
 
 #ifdef __cplusplus
 }

@@ -19,7 +19,7 @@ int genc_ema_init(genc_ema *e, const genc_params *ps, float decay) {
         e->w[i] = genc_aligned_alloc(bytes);
         if (!e->w[i]) {
             genc_ema_free(e);
-            return genc_set_error("out of memory for the EMA weights");
+            return genc_wrap_error("EMA weights");
         }
         memcpy(e->w[i], ps->list[i]->data, bytes);
     }

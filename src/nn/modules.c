@@ -16,9 +16,7 @@ int genc_param_name(char *buf, size_t cap, const char *prefix, const char *name)
 static genc_tensor *param(genc_params *ps, const char *name, const char *part, int ndim, const int *shape) {
     char buf[256];
     if (genc_param_name(buf, sizeof buf, name, part)) return NULL;
-    genc_tensor *p = genc_param_new(ps, buf, ndim, shape);
-    if (!p) genc_set_error("out of memory for parameter %s", buf);
-    return p;
+    return genc_param_new(ps, buf, ndim, shape);
 }
 
 int genc_linear_m_init(genc_linear_m *m, genc_params *ps, const char *name, int in, int out,

@@ -21,7 +21,7 @@ int genc_adamw_init_groups(genc_adamw *o, genc_params *ps, float beta1, float be
     for (int i = 0; i < ps->n; i++) {
         o->m[i] = genc_aligned_alloc((size_t)ps->list[i]->n * sizeof(float));
         o->v[i] = genc_aligned_alloc((size_t)ps->list[i]->n * sizeof(float));
-        if (!o->m[i] || !o->v[i]) return genc_set_error("out of memory for the optimizer");
+        if (!o->m[i] || !o->v[i]) return genc_wrap_error("optimizer state");
         o->decay[i] = decay && decay[i];
     }
     return GENC_OK;

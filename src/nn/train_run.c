@@ -23,11 +23,6 @@ void genc_run_message(const genc_run_opts *run, const char *fmt, ...) {
     if (run->message) run->message(buf, run->user);
 }
 
-double genc_physical_memory(void) {
-    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    return pages > 0 && page > 0 ? (double)pages * (double)page : 0;
-}
-
 int genc_train_preflight(const genc_run_opts *run, const genc_train_cfg *cfg, double n_params,
                          double activation_bytes) {
     char path[4200];
@@ -39,9 +34,9 @@ int genc_train_preflight(const genc_run_opts *run, const genc_train_cfg *cfg, do
     /* persistent: weights, gradients, two AdamW moments, the EMA copy; float32 each */
     int copies = 4 + (cfg->ema > 0);
     double gib = 1024.0 * 1024.0 * 1024.0, state = n_params * 4.0 * copies;
-    double need = state + activation_bytes, have = genc_physical_memory();
+    double need = state + activation_bytes, have = (double)genc_mem_limit() - (double)genc_mem_used();
     if (have > 0 && need > have)
-        return genc_set_error("this run needs about %.1f GiB of memory but the machine has %.1f GiB: %.4g parameters "
+        return genc_set_error("this run needs about %.1f GiB of memory but genc may use %.1f GiB (the machine's memory, or GENC_MEM_LIMIT): %.4g parameters "
                               "× %d copies (weights, gradients, AdamW moments%s) = %.1f GiB, activations about "
                               "%.1f GiB; choose a smaller model or batch",
                               need / gib, have / gib, n_params, copies, copies > 4 ? ", EMA" : "", state / gib,

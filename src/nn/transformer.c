@@ -30,9 +30,7 @@ static int full_name(const builder *b, char *buf, size_t cap, int layer, const c
 static genc_tensor *tensor(const builder *b, int layer, const char *sub, int ndim, const int *shape) {
     char nm[256];
     if (full_name(b, nm, sizeof nm, layer, sub)) return NULL;
-    genc_tensor *t = genc_param_new(b->ps, nm, ndim, shape);
-    if (!t) genc_set_error("out of memory for parameter %s", nm);
-    return t;
+    return genc_param_new(b->ps, nm, ndim, shape);
 }
 
 static int lin(const builder *b, genc_linear_m *m, int layer, const char *sub, int in, int out, int bias, float std) {
@@ -178,7 +176,7 @@ int genc_kv_cache_init(genc_kv_cache *kv, const genc_transformer *m, int B, int 
         kv->v[l] = genc_aligned_alloc(bytes);
         if (!kv->k[l] || !kv->v[l]) {
             genc_kv_cache_free(kv);
-            return genc_set_error("out of memory for the KV cache (%zu bytes per layer)", 2 * bytes);
+            return genc_wrap_error("KV cache");
         }
     }
     return GENC_OK;

@@ -12,10 +12,20 @@
 
 #define PAR_MIN 16384
 
+/* max_j x_j. Sixteen independent running maxima (one vector) and a fold at the end: clang
+ * does not vectorise a compare-select max reduction without -ffast-math (NaN order), but
+ * vectorises these lanes as gcc does. */
 static float row_max(const float *x, int V) {
+    enum { L = 16 };
+    float lane[L];
+    for (int l = 0; l < L; l++) lane[l] = x[0];
+    int j = 0;
+    for (; j + L <= V; j += L)
+#pragma omp simd
+        for (int l = 0; l < L; l++) lane[l] = x[j + l] > lane[l] ? x[j + l] : lane[l];
     float m = x[0];
-#pragma omp simd reduction(max : m)
-    for (int j = 1; j < V; j++) m = x[j] > m ? x[j] : m;
+    for (int l = 0; l < L; l++) m = lane[l] > m ? lane[l] : m;
+    for (; j < V; j++) m = x[j] > m ? x[j] : m;
     return m;
 }
 

@@ -159,16 +159,17 @@ int genc_lm_train(const genc_tf_config *cfg, const genc_lm_train_cfg *tc, const 
     const char *data = lm.train.data[0] ? lm.train.data : GENC_DEFAULT_CORPUS;
     if (genc_corpus_load(data, GENC_SPLIT_TRAIN, (int64_t)k.T + 2, &k.corpus)) goto done;
     if (run->eval_every > 0 && genc_corpus_load(data, GENC_SPLIT_TEST, (int64_t)k.T + 2, &k.test)) goto done;
-    k.x = malloc(sizeof(int32_t) * (size_t)k.B * (size_t)k.T);
-    k.y = malloc(sizeof(int32_t) * (size_t)k.B * (size_t)k.T);
-    if (!k.x || !k.y) { genc_set_error("out of memory"); goto done; }
+    /* counted against genc's memory limit, like every large block */
+    k.x = genc_aligned_alloc(sizeof(int32_t) * (size_t)k.B * (size_t)k.T);
+    k.y = genc_aligned_alloc(sizeof(int32_t) * (size_t)k.B * (size_t)k.T);
+    if (!k.x || !k.y) { genc_wrap_error("training batch"); goto done; }
     genc_run_message(run, "model: %lld parameters, %d layers, dim %d, %d heads, pos %s; data: %s (%lld train tokens)",
                      (long long)genc_params_count(&lm.model.params), lm.model.cfg.layers, lm.model.cfg.dim,
                      lm.model.cfg.heads, genc_pos_name(lm.model.cfg.pos), data, (long long)k.corpus.n_tokens);
     rc = genc_train_run(&tr, &fam, run, res);
 done:
-    free(k.x);
-    free(k.y);
+    genc_aligned_free(k.x);
+    genc_aligned_free(k.y);
     genc_corpus_free(&k.corpus);
     genc_corpus_free(&k.test);
     genc_trainer_free(&tr);
