@@ -18,6 +18,9 @@
 #define GENC_DIFFUSION_H
 
 #include "genc/core.h"
+#include "genc/data.h"
+#include "genc/nn.h"
+#include "genc/train.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -99,6 +102,8 @@ double genc_dpred_in_scale(genc_dpred k, double alpha, double beta, double sigma
 /* x0[n] from the network output f[n] at the point x[n]. */
 void genc_dpred_to_x0(genc_dpred k, const float *f, const float *x, double alpha, double beta,
                       double sigma_data, int64_t n, float *x0);
+/* The map to x0 is affine: x0 = cx·x + cf·F. */
+void genc_dpred_x0_coefs(genc_dpred k, double alpha, double beta, double sigma_data, double *cx, double *cf);
 /* The training target F[n] from the clean data x0[n] and the noise eps[n]. */
 void genc_dpred_target(genc_dpred k, const float *x0, const float *eps, double alpha, double beta,
                        double sigma_data, int64_t n, float *f);
@@ -222,6 +227,124 @@ int genc_pf_nll(const genc_div_fn *d, const genc_nll_opts *o, const float *x, in
  * of the likelihood test. Mixtures with K > 1 are refused. */
 int genc_gmm_div(void *gmm, const float *x, int64_t n, int dim, double sigma, const float *probe, float *x0,
                  double *tr);
+
+
+/* ---------------------------------------------------------------- models (model.c, net_*.c)
+ * A model = a process + a parameterisation + a network F(c_in·x, c_noise, class):
+ *   mlp   points (or any flattened example): h = W_in x + e; h += W_i SiLU(h + e) per layer;
+ *         F = W_out SiLU(h), e the time (and class) embedding          (2D toys)
+ *   unet  two resolution levels of residual blocks (GroupNorm, SiLU, 3×3 convs, the time
+ *         embedding added per channel), self-attention at the lowest resolution, skip
+ *         concatenations (a small DDPM U-Net, Ho et al. 2020)          (images, H and W % 4 = 0)
+ *   dit   patches → linear → transformer blocks with adaLN-Zero conditioning on the time
+ *         (and class) embedding and learned 2D positions → linear → unpatchify (Peebles & Xie)
+ * Class conditioning adds a learned class embedding to the time embedding; class n_classes is
+ * the null class that label dropout trains for classifier-free guidance. */
+typedef enum genc_dnet { GENC_DNET_MLP = 0, GENC_DNET_UNET, GENC_DNET_DIT, GENC_DNET_COUNT } genc_dnet;
+
+const char *genc_dnet_name(genc_dnet k);
+int genc_dnet_parse(const char *s, genc_dnet *k);
+
+typedef struct genc_dm_config {
+    genc_dproc process;
+    int T;                      /* DDPM steps */
+    genc_dpred pred;
+    genc_dnet net;
+    int channels, height, width;/* one example; 2D points are 2 × 1 × 1 */
+    int hidden;                 /* mlp width, unet base channels, dit width */
+    int layers;                 /* mlp residual layers, dit blocks (unet: two levels, fixed) */
+    int heads;                  /* attention heads (unet lowest level, dit) */
+    int patch;                  /* dit patch side */
+    int groups;                 /* unet GroupNorm groups */
+    int n_classes;              /* 0: unconditional */
+    float sigma_data;           /* EDM's σd: the data's standard deviation */
+} genc_dm_config;
+
+/* Published defaults per net: the process's usual parameterisation (DDPM/VP eps, VE/EDM edm,
+ * flow velocity) is set by the caller; mlp width 128, 3 layers; unet 32 channels, 8 groups,
+ * 4 heads; dit width 128, 4 blocks, 4 heads, patch 4. σd 0.5. */
+void genc_dm_config_default(genc_dm_config *c, genc_dnet net, int channels, int height, int width);
+genc_dpred genc_dproc_default_pred(genc_dproc k);
+/* Bounds every field (untrusted checkpoints) and the parameter count. */
+int genc_dm_config_validate(const genc_dm_config *c);
+int64_t genc_dm_param_count(const genc_dm_config *c);
+char *genc_dm_config_to_json(const genc_dm_config *c);     /* caller frees */
+int genc_dm_config_from_json(const char *json, genc_dm_config *c);
+
+typedef struct genc_dm_res {           /* unet residual block */
+    genc_tensor *gn1w, *gn1b, *gn2w, *gn2b, *c1w, *c1b, *c2w, *c2b, *skw, *skb;
+    genc_linear_m temb;
+} genc_dm_res;
+
+typedef struct genc_dmodel {
+    genc_dm_config cfg;
+    genc_process proc;
+    genc_params params;
+    genc_time_embed_m time;
+    genc_tensor *class_emb;            /* [n_classes + 1, embed] */
+    /* mlp */
+    genc_linear_m in, out, *hid;
+    /* unet */
+    genc_tensor *conv_in_w, *conv_in_b, *conv_out_w, *conv_out_b, *gn_out_w, *gn_out_b;
+    genc_tensor *up1_w, *up1_b, *up0_w, *up0_b;
+    genc_dm_res down0, down1, mid0, mid1, up1, up0;
+    genc_tensor *attn_gn_w, *attn_gn_b;
+    genc_linear_m aq, ak, av, ao;
+    /* dit */
+    genc_transformer tf;
+    genc_linear_m patch_in, patch_out;
+} genc_dmodel;
+
+/* Builds and initialises from seed; GENC_ERR (m freed) on a bad config or out of memory. */
+int genc_dmodel_init(genc_dmodel *m, const genc_dm_config *cfg, uint64_t seed);
+void genc_dmodel_free(genc_dmodel *m);
+/* F = net(x, c_noise, labels): x [B, C, H, W] (points: [B, D]) as the network sees it (already
+ * multiplied by c_in), cnoise[B], labels[B] in 0..n_classes (n_classes: the null class) or
+ * NULL (all null). Output shaped like x. */
+genc_tensor *genc_dmodel_net(genc_ctx *c, genc_dmodel *m, genc_tensor *x, const float *cnoise, const int32_t *labels);
+/* The training loss of a batch x0[B·dim] (labels may be NULL): per example a process time,
+ * noise, the point x = α x0 + β ε and mean ‖F − F_target‖². Labels are replaced by the null
+ * class with probability label_dropout. Noise from r. */
+genc_tensor *genc_dmodel_loss(genc_ctx *c, genc_dmodel *m, const float *x0, const int32_t *labels, int B,
+                              float label_dropout, genc_rng *r);
+
+/* The model as a denoiser for any (α, β) (genc_denoiser.fn / genc_div_fn.fn with this self):
+ * the point is moved to the process's own ray, x_P = k·x with k = (α_P + β_P)/(α + β), the
+ * network runs at the process time of σ = β/α, and its output becomes x0. With classes: cfg
+ * scale w gives F = F(∅) + w·(F(class) − F(∅)) (Ho & Salimans 2022); labels NULL or w = 0:
+ * the null class alone. Batches of at most max_batch run at a time on c. */
+typedef struct genc_dm_denoiser {
+    genc_dmodel *m;
+    genc_ctx *c;
+    const int32_t *labels;      /* [n] or NULL */
+    float cfg;                  /* guidance scale (1: the conditional model alone) */
+    int max_batch;
+} genc_dm_denoiser;
+
+int genc_dm_denoise(void *self, const float *x, int64_t n, int dim, double alpha, double beta, float *x0);
+/* Divergence by backpropagation: exact (one backward pass per dimension; points) or
+ * Hutchinson (one pass with the probe). */
+int genc_dm_div(void *self, const float *x, int64_t n, int dim, double sigma, const float *probe, float *x0,
+                double *tr);
+
+/* ---------------------------------------------------------------- training (train.c)
+ * Data: "toy:NAME" (a 2D toy of data.h, fresh points every batch), "fashion-mnist", or an
+ * IDX images file (pixels scaled to [−1, 1]). */
+typedef struct genc_dm_train_cfg {
+    genc_train_cfg common;
+    char data[1024];
+    float label_dropout;        /* class-conditional models: P(label → null class) */
+} genc_dm_train_cfg;
+
+void genc_dm_train_cfg_default(genc_dm_train_cfg *t);
+/* 1 when spec names a 2D toy ("toy:NAME"); *toy then holds it (GENC_ERR for an unknown name). */
+int genc_dm_data_is_toy(const char *spec, genc_toy *toy, int *is_toy);
+/* Train a new model of cfg (its example shape and σd come from the data; n_classes > 0 asks
+ * for class conditioning on the data's labels), or resume run->out_dir. */
+int genc_dm_train(const genc_dm_config *cfg, const genc_dm_train_cfg *tc, const genc_run_opts *run,
+                  genc_train_result *res);
+/* A trained model for sampling and evaluation: config, run keys, weights (EMA when present). */
+int genc_dm_load_file(const genc_st_file *f, genc_dmodel *m, genc_dm_train_cfg *tc, int *used_ema);
 
 #ifdef __cplusplus
 }

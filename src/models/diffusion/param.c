@@ -42,6 +42,10 @@ static void to_x0_coefs(genc_dpred k, double a, double b, double sd, double *cx,
     }
 }
 
+void genc_dpred_x0_coefs(genc_dpred k, double a, double b, double sd, double *cx, double *cf) {
+    to_x0_coefs(k, a, b, sd, cx, cf);
+}
+
 void genc_dpred_to_x0(genc_dpred k, const float *f, const float *x, double a, double b, double sd, int64_t n,
                       float *x0) {
     double cx, cf;
