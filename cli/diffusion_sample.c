@@ -206,7 +206,7 @@ int diffusion_sample(genc_st_file *f, const char *dir, int argc, char **argv) {
     int rc = !x || !lab ? genc_set_error("out of memory") : dm_sample_run(&m, &q, n, x, lab);
     double secs = genc_time_s() - t0;
     if (!rc) {
-        fprintf(stderr, "genc: %lld samples, %s, %d steps, in %.2f s\n", (long long)n, genc_diffusion_sampler_name(kind), steps, secs);
+        fprintf(stderr, "genc: %lld samples, %s, %d steps, in %.3f s\n", (long long)n, genc_diffusion_sampler_name(kind), steps, secs);
         char title[160];
         snprintf(title, sizeof title, "%s / %s, %s %d steps", genc_dproc_name(m.cfg.process), genc_dpred_name(m.cfg.pred),
                  genc_diffusion_sampler_name(kind), steps);

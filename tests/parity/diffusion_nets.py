@@ -207,23 +207,24 @@ def case(name, P, fn, x, cn, labels):
         T[name + ".g." + k] = v.grad
 
 
-cn = torch.tensor([3.0, 611.0], dtype=DT)
-labels = [1, 3]      # class 1, and the null class (3 classes)
+if __name__ == "__main__":
+    cn = torch.tensor([3.0, 611.0], dtype=DT)
+    labels = [1, 3]      # class 1, and the null class (3 classes)
 
-# mlp: D = 2, hidden 16, 2 layers, unconditional
-P = Params()
-P.lin("time.fc1", 64, 16)
-P.lin("time.fc2", 16, 16)
-P.lin("in", 2, 16)
-P.lin("hid.0", 16, 16)
-P.lin("hid.1", 16, 16)
-P.lin("out", 16, 2)
-case("mlp", P, lambda P, x, c, l: mlp(P, x, c, None, 2), rnd(2, 2), cn, [3, 3])
+    # mlp: D = 2, hidden 16, 2 layers, unconditional
+    P = Params()
+    P.lin("time.fc1", 64, 16)
+    P.lin("time.fc2", 16, 16)
+    P.lin("in", 2, 16)
+    P.lin("hid.0", 16, 16)
+    P.lin("hid.1", 16, 16)
+    P.lin("out", 16, 2)
+    case("mlp", P, lambda P, x, c, l: mlp(P, x, c, None, 2), rnd(2, 2), cn, [3, 3])
 
-# unet: C = 1, 8×8, c = 8, GroupNorm 4 groups, 2 heads, 3 classes
-case("unet", unet_params(1, 8, 32, 3), lambda P, x, c, l: unet(P, x, c, l, 4, 2, 8), rnd(2, 1, 8, 8), cn, labels)
+    # unet: C = 1, 8×8, c = 8, GroupNorm 4 groups, 2 heads, 3 classes
+    case("unet", unet_params(1, 8, 32, 3), lambda P, x, c, l: unet(P, x, c, l, 4, 2, 8), rnd(2, 1, 8, 8), cn, labels)
 
-# dit: C = 2, 8×8, patch 4 (2×2 grid), width 16, 2 blocks, 2 heads, 3 classes
-case("dit", dit_params(2, 16, 2, 4, 2, 2, 3), lambda P, x, c, l: dit(P, x, c, l, 16, 2, 2, 4), rnd(2, 2, 8, 8), cn, labels)
+    # dit: C = 2, 8×8, patch 4 (2×2 grid), width 16, 2 blocks, 2 heads, 3 classes
+    case("dit", dit_params(2, 16, 2, 4, 2, 2, 3), lambda P, x, c, l: dit(P, x, c, l, 16, 2, 2, 4), rnd(2, 2, 8, 8), cn, labels)
 
-save(out_path(), T)
+    save(out_path(), T)
