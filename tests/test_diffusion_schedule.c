@@ -22,6 +22,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Fixture tensors, freed at the end. */
+static float *kept[512];
+static int n_kept;
+static float *get(const genc_st_file *F, const char *name, int64_t *n) {
+    float *p = tu_get(F, name, n);
+    if (n_kept < 512) kept[n_kept++] = p;
+    return p;
+}
+
 static void close_d(const char *what, const double *got, const float *want, int64_t n, float atol, float rtol) {
     float *g = malloc(sizeof(float) * n);
     for (int64_t i = 0; i < n; i++) g[i] = (float)got[i];
@@ -33,19 +42,19 @@ static void schedules(const genc_st_file *F) {
     int64_t n;
     double abar[1000];
     genc_ddpm_abar(GENC_DPROC_DDPM_LINEAR, 1000, abar);
-    close_d("abar.linear", abar, tu_get(F, "abar.linear", &n), 1000, 0, 1e-6f);
+    close_d("abar.linear", abar, get(F, "abar.linear", &n), 1000, 0, 1e-6f);
     genc_ddpm_abar(GENC_DPROC_DDPM_COSINE, 1000, abar);
-    close_d("abar.cosine", abar, tu_get(F, "abar.cosine", &n), 1000, 1e-9f, 1e-6f);
+    close_d("abar.cosine", abar, get(F, "abar.cosine", &n), 1000, 1e-9f, 1e-6f);
 
     genc_process p;
     genc_process_init(&p, GENC_DPROC_VP, 0);
-    float *tv = tu_get(F, "vp.t", &n);
+    float *tv = get(F, "vp.t", &n);
     double s[64];
     for (int i = 0; i < n; i++) s[i] = genc_process_sigma(&p, tv[i]);
-    close_d("vp.sigma", s, tu_get(F, "vp.sigma", &n), n, 1e-12f, 1e-6f);
+    close_d("vp.sigma", s, get(F, "vp.sigma", &n), n, 1e-12f, 1e-6f);
 
     genc_process_init(&p, GENC_DPROC_FLOW, 0);
-    float *tf = tu_get(F, "flow.t", &n);
+    float *tf = get(F, "flow.t", &n);
     double sh[64];
     for (int i = 0; i < n; i++) {
         s[i] = genc_process_sigma(&p, tf[i]);
@@ -53,8 +62,8 @@ static void schedules(const genc_st_file *F) {
     }
     /* t = 0.99 reaches C as the float 0.99000001; dσ/dt = 1/(1 − t)² = 10⁴ turns that into
      * 1e-6 relative, so this one gets 3e-6 */
-    close_d("flow.sigma", s, tu_get(F, "flow.sigma", &n), n, 1e-12f, 3e-6f);
-    close_d("flow.shift3", sh, tu_get(F, "flow.shift3", &n), n, 1e-7f, 1e-6f);
+    close_d("flow.sigma", s, get(F, "flow.sigma", &n), n, 1e-12f, 3e-6f);
+    close_d("flow.shift3", sh, get(F, "flow.shift3", &n), n, 1e-7f, 1e-6f);
 
     const int KN[3] = {2, 10, 40};
     for (int k = 0; k < 3; k++) {
@@ -62,13 +71,13 @@ static void schedules(const genc_st_file *F) {
         char name[32];
         genc_karras_sigmas(KN[k], 0.002, 80, 7, sig);
         snprintf(name, sizeof name, "karras.%d", KN[k]);
-        close_d(name, sig, tu_get(F, name, &n), KN[k] + 1, 1e-12f, 1e-6f);
+        close_d(name, sig, get(F, name, &n), KN[k] + 1, 1e-12f, 1e-6f);
     }
     /* the EDM process's default grid is that Karras grid */
     genc_process_init(&p, GENC_DPROC_EDM, 0);
     double sig[41];
     CHECK(genc_sample_sigmas(&p, GENC_GRID_DEFAULT, 10, 0, 1, sig) == GENC_OK, "edm grid");
-    close_d("edm default = karras.10", sig, tu_get(F, "karras.10", &n), 11, 1e-12f, 1e-6f);
+    close_d("edm default = karras.10", sig, get(F, "karras.10", &n), 11, 1e-12f, 1e-6f);
 
     const genc_dgrid G[3] = {GENC_GRID_LINSPACE, GENC_GRID_LEADING, GENC_GRID_TRAILING};
     const int SN[3] = {10, 50, 7};
@@ -114,20 +123,20 @@ static void inverses(void) {
 
 static void preds(const genc_st_file *F) {
     int64_t n;
-    const float *x0 = tu_get(F, "pred.x0", &n);
+    const float *x0 = get(F, "pred.x0", &n);
     for (int i = 0; i < 4; i++) {
         char name[64];
         snprintf(name, sizeof name, "pred.%d.ab", i);
-        const float *ab = tu_get(F, name, &n);
+        const float *ab = get(F, name, &n);
         /* the fixture's float α, β: what Python used (it rounded them when saving only) */
         double a = ab[0], b = ab[1];
         snprintf(name, sizeof name, "pred.%d.x", i);
-        const float *x = tu_get(F, name, &n);
-        const float *eps = tu_get(F, "pred.eps", &n);
+        const float *x = get(F, name, &n);
+        const float *eps = get(F, "pred.eps", &n);
         float f[64], back[64], other[64];
         for (int k = 0; k < GENC_DPRED_COUNT; k++) {
             snprintf(name, sizeof name, "pred.%d.%s", i, genc_dpred_name((genc_dpred)k));
-            const float *want = tu_get(F, name, &n);
+            const float *want = get(F, name, &n);
             genc_dpred_target((genc_dpred)k, x0, eps, a, b, 0.5, 64, f);
             CHECK(tu_close(name, f, want, 64, 3e-5f, 1e-5f), "target %s", name);
             genc_dpred_to_x0((genc_dpred)k, want, x, a, b, 0.5, 64, back);
@@ -142,7 +151,7 @@ static void preds(const genc_st_file *F) {
         }
         snprintf(name, sizeof name, "pred.%d.edm_cin", i);
         float cin = (float)genc_dpred_in_scale(GENC_DPRED_EDM, a, b, 0.5);
-        CHECK(tu_close(name, &cin, tu_get(F, name, &n), 1, 0, 1e-6f), "edm c_in");
+        CHECK(tu_close(name, &cin, get(F, name, &n), 1, 0, 1e-6f), "edm c_in");
     }
 }
 
@@ -152,7 +161,7 @@ static void samplers(const genc_st_file *F) {
     genc_gmm g = {.K = 2, .dim = 2, .w = W, .mu = MU, .s = S};
     genc_denoiser d = {genc_gmm_denoise, &g};
     int64_t n;
-    const float *x_init = tu_get(F, "samp.x", &n);
+    const float *x_init = get(F, "samp.x", &n);
     double karras[11], flowg[9];
     genc_karras_sigmas(10, 0.002, 80, 7, karras);
     genc_process p;
@@ -170,7 +179,7 @@ static void samplers(const genc_st_file *F) {
         genc_sampler_opts_default(&o, R[i].k);
         genc_rng r = genc_rng_make(1, 0);
         CHECK(genc_sample(&o, &d, R[i].sig, R[i].N, x, 32, 2, &r) == GENC_OK, "%s: %s", R[i].name, genc_error());
-        CHECK(tu_close(R[i].name, x, tu_get(F, R[i].name, &n), 64, 2e-4f, 1e-4f), "%s", R[i].name);
+        CHECK(tu_close(R[i].name, x, get(F, R[i].name, &n), 64, 2e-4f, 1e-4f), "%s", R[i].name);
     }
     /* DDIM with η = 1 is DDPM's ancestral sampler (fixed-small variance), noise for noise */
     float a[64], b[64];
@@ -197,5 +206,6 @@ int main(void) {
     preds(&F);
     samplers(&F);
     genc_st_free(&F);
+    for (int i = 0; i < n_kept; i++) free(kept[i]);
     return tu_finish();
 }
