@@ -6,7 +6,8 @@
 #   Measured: ED ≈ 0.000 ± 0.002 and gap ≈ 0.25–0.35; an untrained or 300-step model gives an
 #   ED of 0.02–0.3 and a gap above 0.7, so both thresholds fail a model that did not learn;
 # - every process trains, and every sampler runs on it (every sampler works with every model);
-# - deterministic samplers give byte-identical samples at 1 and 2 threads;
+# - deterministic samplers give byte-identical samples at 1 and 2 threads; a resumed run's
+#   checkpoint equals the uninterrupted run's;
 # - image models (unet, dit, class-conditional with guidance) train, sample a PNG grid and
 #   report bits/dim;
 # - flag combinations that do not apply, a corrupted checkpoint and a wrong-shaped IDX file
@@ -47,6 +48,13 @@ expect 0 "samples.png" -- "$GENC" sample "$W/edm" --sampler heun --churn 10 --st
 expect 0 "x.png" -- "$GENC" sample "$W/flow" --sampler flow-heun --shift 3 --steps 6 --n 100 --out "$W/x.png" $T1
 expect 0 "x.png" -- "$GENC" sample "$W/ddpm-linear" --sampler ddim --eta 1 --schedule leading --steps 6 --n 100 --out "$W/x.png" $T1
 expect 0 "x.png" -- "$GENC" sample "$W/ddpm-linear" --sampler ddpm --large-variance --schedule linspace --steps 6 --n 100 --out "$W/x.png" $T1
+
+# ---- exact resume: stopped at step 20 and resumed, the checkpoint equals an uninterrupted run's
+"$GENC" train diffusion --data toy:moons --steps 40 $T1 --out "$W/r1" >/dev/null 2>&1
+"$GENC" train diffusion --data toy:moons --steps 40 --stop-at 20 $T1 --out "$W/r2" >/dev/null 2>&1
+"$GENC" train diffusion --resume $T1 --out "$W/r2" >/dev/null 2>&1
+if [ -s "$W/r1/model.safetensors" ] && cmp -s "$W/r1/model.safetensors" "$W/r2/model.safetensors"; then pass=$((pass+1)); else
+    fail=$((fail+1)); echo "FAIL: a resumed diffusion run differs from the uninterrupted one"; fi
 
 # ---- determinism at 1 and 2 threads
 for s in ddim euler heun dpmpp-2m flow-euler; do
