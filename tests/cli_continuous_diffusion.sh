@@ -49,6 +49,10 @@ expect 0 "x.png" -- "$GENC" sample "$W/flow" --sampler flow-heun --shift 3 --ste
 expect 0 "x.png" -- "$GENC" sample "$W/ddpm-linear" --sampler ddim --eta 1 --schedule leading --steps 6 --n 100 --out "$W/x.png" $T1
 expect 0 "x.png" -- "$GENC" sample "$W/ddpm-linear" --sampler ddpm --large-variance --schedule linspace --steps 6 --n 100 --out "$W/x.png" $T1
 
+# ---- EMA weights are what sample uses
+expect 0 "saved" -- "$GENC" train diffusion --data toy:moons --steps 20 --ema 0.9 $T1 --out "$W/ema"
+expect 0 "using the EMA weights" -- "$GENC" sample "$W/ema" --steps 4 --n 20 $T1
+
 # ---- exact resume: stopped at step 20 and resumed, the checkpoint equals an uninterrupted run's
 "$GENC" train diffusion --data toy:moons --steps 40 $T1 --out "$W/r1" >/dev/null 2>&1
 "$GENC" train diffusion --data toy:moons --steps 40 --stop-at 20 $T1 --out "$W/r2" >/dev/null 2>&1
