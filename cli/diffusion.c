@@ -37,7 +37,8 @@ static int d_flag(args *a, void *state) {
     const char *v;
     if (flag(a, "--data")) {
         v = val_str(a, "--data");
-        if (!a->bad) snprintf(s->tc.data, sizeof s->tc.data, "%s", v);
+        if (!a->bad && strlen(v) >= sizeof s->tc.data) { usage_error("--data: the path is longer than %zu bytes", sizeof s->tc.data - 1); a->bad = 1; }
+        else if (!a->bad) snprintf(s->tc.data, sizeof s->tc.data, "%s", v);
     } else if (flag(a, "--process")) {
         v = val_str(a, "--process");
         if (!a->bad && genc_dproc_parse(v, &s->cfg.process)) { usage_error("--process: %s", genc_error()); a->bad = 1; }

@@ -197,13 +197,14 @@ int diffusion_sample(genc_st_file *f, const char *dir, int argc, char **argv) {
     int points = m.cfg.height * m.cfg.width == 1;
     if (!n) n = points ? 2000 : 64;
     int64_t dim = (int64_t)m.cfg.channels * m.cfg.height * m.cfg.width;
-    float *x = malloc(sizeof(float) * (size_t)(n * dim));
-    int32_t *lab = malloc(sizeof(int32_t) * (size_t)n);
+    /* counted against genc's memory limit: --n comes from the user */
+    float *x = genc_aligned_alloc(sizeof(float) * (size_t)(n * dim));
+    int32_t *lab = genc_aligned_alloc(sizeof(int32_t) * (size_t)n);
     char path[4096];
     if (out) snprintf(path, sizeof path, "%s", out);
     else snprintf(path, sizeof path, "%s/samples.png", dir);
     double t0 = genc_time_s();
-    int rc = !x || !lab ? genc_set_error("out of memory") : dm_sample_run(&m, &q, n, x, lab);
+    int rc = !x || !lab ? genc_wrap_error("--n %lld samples", (long long)n) : dm_sample_run(&m, &q, n, x, lab);
     double secs = genc_time_s() - t0;
     if (!rc) {
         fprintf(stderr, "genc: %lld samples, %s, %d steps, in %.3f s\n", (long long)n, genc_diffusion_sampler_name(kind), steps, secs);
@@ -218,8 +219,8 @@ int diffusion_sample(genc_st_file *f, const char *dir, int argc, char **argv) {
             if (!rc) printf("%s\n", save);
         }
     }
-    free(x);
-    free(lab);
+    genc_aligned_free(x);
+    genc_aligned_free(lab);
     genc_dmodel_free(&m);
     if (rc) return runtime_error("%s", genc_error());
     return 0;
