@@ -18,7 +18,7 @@ from fixture import out_path, save  # noqa: E402
 torch.set_default_dtype(torch.float32)
 
 BASE = dict(channels=1, height=28, width=28, classes=10, hidden=256, conv=[32, 64], groups=8, fc=128,
-            patch=4, dim=64, layers=4, heads=4, mlp_hidden=256, norm_eps=1e-5, rope_base=100.0)
+            patch=4, dim=64, layers=4, heads=4, mlp_hidden=256, norm_eps=1e-5)
 CASES = [
     dict(net="mlp", hidden=48),
     dict(net="cnn"),                                    # the default CNN

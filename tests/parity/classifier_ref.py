@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-# Axial 2D RoPE convention (docs/classifier.md): head dim d, frequencies f_k = base^(-4k/d) for
+# Axial 2D RoPE convention (docs/classifier.md): head dim d, frequencies f_k = 100^(-4k/d) for
 # k < d/4; rotation pair k < d/4 turns by col * f_k, pair d/4 + k by row * f_k; the class
 # token is not rotated. Pairs are adjacent elements (2i, 2i+1) when INTERLEAVED, else
 # (i, i + d/2).
@@ -62,7 +62,7 @@ class CNN(nn.Module):
         return self.head(f), f
 
 
-def axial_rope_tables(gh, gw, d, base):
+def axial_rope_tables(gh, gw, d, base=100.0):
     """cos/sin [1 + gh*gw, d/2]: row 0 is the class token (angle 0), then patches row-major."""
     k = torch.arange(d // 4, dtype=torch.float64)
     f = base ** (-4.0 * k / d)
@@ -146,7 +146,7 @@ class ViT(nn.Module):
         w = self.patch_emb.weight.view(D, C, p, p)
         t = F.conv2d(x, w, self.patch_emb.bias, stride=p).flatten(2).transpose(1, 2)  # [B, gh*gw, D]
         t = torch.cat([self.cls_token.view(1, 1, D).expand(B, 1, D), t], dim=1)
-        cos, sin = axial_rope_tables(gh, gw, D // cfg["heads"], cfg["rope_base"])
+        cos, sin = axial_rope_tables(gh, gw, D // cfg["heads"])
         for blk in self.blocks:
             t = blk(t, cos, sin)
         f = self.ln_f(t)[:, 0]
