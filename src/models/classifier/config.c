@@ -63,6 +63,10 @@ int64_t genc_classifier_param_count(const genc_classifier_config *c) {
     return n + F * c->classes + c->classes;
 }
 
+/* Largest activation of one image in one layer (floats): a 64 MiB tensor per image already
+ * means gigabytes per batch; Fashion-MNIST nets use ~25 000. */
+#define MAX_ACT ((int64_t)1 << 24)
+
 #define RANGE(field, lo, hi, what)                                                          \
     if (c->field < (lo) || c->field > (hi))                                                 \
         return genc_set_error("config: %s %d out of range [%d, %d]", what, c->field, lo, hi);
@@ -87,6 +91,10 @@ int genc_classifier_config_validate(const genc_classifier_config *c) {
             if (c->conv[s] % c->groups)
                 return genc_set_error("config: --groups %d must divide every stage's channels (stage %d has %d)",
                                       c->groups, s, c->conv[s]);
+            if ((int64_t)c->conv[s] * h * w > MAX_ACT)
+                return genc_set_error("config: stage %d would hold %lld values per image (%d channels at %dx%d), "
+                                      "more than %lld", s, (long long)c->conv[s] * h * w, c->conv[s], h, w,
+                                      (long long)MAX_ACT);
             if (h % 2 || w % 2)
                 return genc_set_error("config: %d pooling stages need the image side divisible by %d (image %dx%d)",
                                       c->n_conv, 1 << c->n_conv, c->height, c->width);
@@ -101,6 +109,11 @@ int genc_classifier_config_validate(const genc_classifier_config *c) {
         RANGE(mlp_hidden, 1, 16384, "mlp_hidden (--mlp-hidden)")
         if (c->height % c->patch || c->width % c->patch)
             return genc_set_error("config: --patch %d must divide the image size %dx%d", c->patch, c->height, c->width);
+        int64_t T = 1 + (int64_t)(c->height / c->patch) * (c->width / c->patch);
+        if (T > 4096 || T * (c->mlp_hidden > c->dim ? c->mlp_hidden : c->dim) > MAX_ACT)
+            return genc_set_error("config: %lld tokens of width %d/%d are too many for one image (at most 4096 "
+                                  "tokens and %lld values per layer)", (long long)T, c->dim, c->mlp_hidden,
+                                  (long long)MAX_ACT);
         if (c->dim % c->heads || (c->dim / c->heads) % 4)
             return genc_set_error("config: --heads %d must divide --dim %d into heads whose size is a multiple of 4 "
                                   "(axial 2D RoPE rotates two halves of pairs)", c->heads, c->dim);
