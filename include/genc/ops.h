@@ -145,6 +145,33 @@ genc_tensor *genc_linear_attention_rope(genc_ctx *c, genc_tensor *q, genc_tensor
                                         genc_tensor *v, const float *cos, const float *sin,
                                         int interleaved, int causal);
 
+/* ---------------------------------------------------------------- images (conv.c, resample.c, groupnorm.c)
+ * Images are x[B, C, H, W] (channels first, PyTorch's layout). Tensors have at most 4 dims, so
+ * layout changes that would take a 6-D permute elsewhere are the dedicated copying ops below.
+ * Shapes that do not fit are wiring errors (genc_fatal): callers validate user input first. */
+/* x[B, C, H, W], w[O, C, kh, kw], b[O] or NULL → y[B, O, Ho, Wo], Ho = (H + 2·pad − kh)/stride + 1
+ * (PyTorch Conv2d: zero padding, dilation 1, groups 1). Memory-bounded: the im2col columns of
+ * one image tile per thread, never of the whole batch. */
+genc_tensor *genc_conv2d(genc_ctx *c, genc_tensor *x, genc_tensor *w, genc_tensor *b, int stride, int pad);
+/* nearest-neighbour ×2: [B, C, H, W] → [B, C, 2H, 2W] */
+genc_tensor *genc_upsample2x(genc_ctx *c, genc_tensor *x);
+/* average pooling with kernel = stride = k (H, W divisible by k): [B, C, H, W] → [B, C, H/k, W/k] */
+genc_tensor *genc_avg_pool2d(genc_ctx *c, genc_tensor *x, int k);
+/* GroupNorm over (C/groups, H, W) per sample and group (biased variance, PyTorch's
+ * nn.GroupNorm); w, b [C] (either may be NULL); x may be [B, C, H, W] or [B, C, L] */
+genc_tensor *genc_group_norm(genc_ctx *c, genc_tensor *x, int groups, genc_tensor *w, genc_tensor *b,
+                             float eps);
+/* Glow/RealNVP squeeze: [B, C, H, W] → [B, C·f·f, H/f, W/f]; output channel c·f·f + i·f + j holds
+ * x[c, f·h + i, f·w + j] (the order of torch's pixel_unshuffle). depth_to_space is its exact
+ * inverse ([B, C·f·f, H, W] → [B, C, H·f, W·f], pixel_shuffle). */
+genc_tensor *genc_space_to_depth(genc_ctx *c, genc_tensor *x, int f);
+genc_tensor *genc_depth_to_space(genc_ctx *c, genc_tensor *x, int f);
+/* ViT/DiT patches: [B, C, H, W] → [B, (H/p)·(W/p), C·p·p], patches in row-major order, features
+ * in (c, i, j) order so a Linear on patches equals a Conv2d(kernel = stride = p) with the same
+ * weight flattened; unpatchify is the exact inverse back to [B, C, H, W]. */
+genc_tensor *genc_patchify(genc_ctx *c, genc_tensor *x, int p);
+genc_tensor *genc_unpatchify(genc_ctx *c, genc_tensor *x, int C, int H, int W, int p);
+
 #ifdef __cplusplus
 }
 #endif
