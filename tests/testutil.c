@@ -73,6 +73,11 @@ static double eval_loss(genc_ctx *c, tu_fn fn, void *user, genc_tensor **in, int
 
 int tu_gradcheck(const char *name, tu_fn fn, void *user, genc_tensor **in, int n_in, float eps,
                  float atol, float rtol) {
+    return tu_gradcheck_nonzero(name, fn, user, in, n_in, eps, atol, rtol, 0.f);
+}
+
+int tu_gradcheck_nonzero(const char *name, tu_fn fn, void *user, genc_tensor **in, int n_in, float eps,
+                         float atol, float rtol, float min_abs) {
     GENC_ASSERT(n_in <= 8, "gradcheck: too many inputs");
     genc_ctx *c = genc_ctx_new(16 << 20);
     float *vals[16] = {0};
@@ -99,6 +104,12 @@ int tu_gradcheck(const char *name, tu_fn fn, void *user, genc_tensor **in, int n
         char what[128];
         snprintf(what, sizeof what, "gradcheck %s input %d", name, i);
         ok &= tu_close(what, vals[n_in + i], num, in[i]->n, atol, rtol);
+        if (min_abs > 0) {
+            float mx = 0;
+            for (int64_t j = 0; j < in[i]->n; j++) mx = fmaxf(mx, fabsf(vals[n_in + i][j]));
+            CHECK(mx > min_abs, "%s: gradient too small to test (max %g)", what, mx);
+            ok &= mx > min_abs;
+        }
         free(num);
     }
     for (int i = 0; i < 2 * n_in; i++) free(vals[i]);
@@ -143,4 +154,60 @@ float *tu_get(const genc_st_file *f, const char *name, int64_t *n) {
     }
     if (n) *n = m;
     return x;
+}
+
+/* ---------------------------------------------------------------- fixture tensors by name */
+
+static int fixture_shape(const genc_st_file *f, const char *name, int *shape) {
+    const genc_st_tensor *st = genc_st_find(f, name);
+    if (!st || st->ndim > GENC_MAX_DIMS) {
+        fprintf(stderr, "FAIL: fixture has no tensor %s of rank <= %d\n", name, GENC_MAX_DIMS);
+        exit(1);
+    }
+    shape[0] = 1;
+    for (int i = 0; i < st->ndim; i++) shape[i] = (int)st->shape[i];
+    return st->ndim ? st->ndim : 1;
+}
+
+genc_tensor *tu_load(genc_ctx *c, const genc_st_file *f, const char *name, int requires_grad) {
+    int shape[GENC_MAX_DIMS], nd = fixture_shape(f, name, shape);
+    genc_tensor *x = genc_new(c, nd, shape);
+    float *d = tu_get(f, name, NULL);
+    memcpy(x->data, d, (size_t)x->n * sizeof(float));
+    free(d);
+    x->requires_grad = requires_grad;
+    return x;
+}
+
+void tu_expect(const genc_st_file *f, const char *name, const genc_tensor *t, const float *got,
+               float atol, float rtol) {
+    int shape[GENC_MAX_DIMS], nd = fixture_shape(f, name, shape);
+    genc_tensor want_shape = {.ndim = nd};
+    memcpy(want_shape.shape, shape, sizeof shape);
+    char sg[64], sw[64];
+    int same = genc_same_shape(t, &want_shape);
+    CHECK(same, "%s: shape %s, fixture has %s", name, genc_shape_str(t, sg, sizeof sg),
+          genc_shape_str(&want_shape, sw, sizeof sw));
+    CHECK(got != NULL, "%s: no values (a gradient that never arrived)", name);
+    if (!same || !got) return;
+    float *want = tu_get(f, name, NULL);
+    if (atol == 0 && rtol == 0) {
+        int64_t bad = -1;
+        for (int64_t i = 0; i < t->n && bad < 0; i++)
+            if (!(got[i] == want[i]) && !(isnan(got[i]) && isnan(want[i]))) bad = i;
+        CHECK(bad < 0, "%s: exact (first difference at %lld: %.9g vs %.9g)", name, (long long)bad,
+              bad < 0 ? 0. : got[bad], bad < 0 ? 0. : want[bad]);
+    } else
+        tu_close(name, got, want, t->n, atol, rtol);
+    if (getenv("TU_VERBOSE")) {
+        double worst = 0, wd = 0;
+        for (int64_t i = 0; i < t->n; i++) {
+            double d = fabs((double)got[i] - want[i]);
+            if (atol + rtol > 0 && d / (atol + rtol * fabs((double)want[i])) > worst)
+                worst = d / (atol + rtol * fabs((double)want[i]));
+            if (d > wd) wd = d;
+        }
+        printf("  %-24s worst ratio %.3f  max abs diff %.3g\n", name, worst, wd);
+    }
+    free(want);
 }

@@ -42,6 +42,11 @@ typedef genc_tensor *(*tu_fn)(genc_ctx *c, genc_tensor **in, void *user);
 int tu_gradcheck(const char *name, tu_fn fn, void *user, genc_tensor **in, int n_in, float eps,
                  float atol, float rtol);
 
+/* tu_gradcheck that also fails when no entry of some checked input's gradient exceeds min_abs
+ * in magnitude: such a check would pass whatever the backward computes. */
+int tu_gradcheck_nonzero(const char *name, tu_fn fn, void *user, genc_tensor **in, int n_in, float eps,
+                         float atol, float rtol, float min_abs);
+
 /* Random projection loss: sum(out * w) with fixed random w, to turn any output into a scalar
  * with a nontrivial gradient. */
 genc_tensor *tu_project(genc_ctx *c, genc_tensor *out, uint64_t seed);
@@ -52,5 +57,16 @@ genc_tensor *tu_project(genc_ctx *c, genc_tensor *out, uint64_t seed);
 int tu_fixture(const char *script, const char *out_path, genc_st_file *f);
 /* A fixture tensor as float32 (malloc'd); aborts the test with a message if missing. */
 float *tu_get(const genc_st_file *f, const char *name, int64_t *n);
+
+/* ---------------------------------------------------------------- fixture tensors by name */
+/* Fixture tensor `name` as an arena tensor of its shape (a 0-d tensor becomes [1]); exits the
+ * test with a message if it is missing. */
+genc_tensor *tu_load(genc_ctx *c, const genc_st_file *f, const char *name, int requires_grad);
+/* Checks t's shape against fixture tensor `name` (0-d counts as [1]), then its n values with
+ * tu_close, or for exact equality when atol = rtol = 0 (as values: −0 equals +0, which
+ * PyTorch's g·0 and genc's 0 + g·0 differ in). got may be NULL (a gradient that never
+ * arrived: a failure). With TU_VERBOSE set, prints how much of the tolerance is used. */
+void tu_expect(const genc_st_file *f, const char *name, const genc_tensor *t, const float *got,
+               float atol, float rtol);
 
 #endif

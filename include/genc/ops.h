@@ -22,15 +22,23 @@ genc_tensor *genc_linear(genc_ctx *c, genc_tensor *x, genc_tensor *W, genc_tenso
 genc_tensor *genc_matmul(genc_ctx *c, genc_tensor *a, genc_tensor *b, int trans_a, int trans_b);
 
 /* ---------------------------------------------------------------- elementwise (elementwise.c)
- * Binary ops broadcast b over a's leading dims: b's shape must equal the trailing dims of a
- * (or b has one element). The output has a's shape. */
+ * Binary ops broadcast like numpy: shapes align from the right and in every dim the sizes are
+ * equal or one of them is 1 (a missing leading dim counts as 1); the output has the broadcast
+ * shape, e.g. [B, C, H, W] ∘ [B, C, 1, 1], [B, 1, D] ∘ [1, T, D] → [B, T, D]. A one-element b
+ * is a scalar and the output keeps a's shape. Backward sums each operand's gradient over the
+ * dims it was broadcast along. Shapes that do not broadcast are a wiring error (genc_fatal
+ * with both shapes). b equal to a's trailing dims, or b a scalar, runs as one flat loop or
+ * rows × one contiguous row. */
 genc_tensor *genc_add(genc_ctx *c, genc_tensor *a, genc_tensor *b);
 genc_tensor *genc_sub(genc_ctx *c, genc_tensor *a, genc_tensor *b);
 genc_tensor *genc_mul(genc_ctx *c, genc_tensor *a, genc_tensor *b);
+genc_tensor *genc_div(genc_ctx *c, genc_tensor *a, genc_tensor *b);
 genc_tensor *genc_scale(genc_ctx *c, genc_tensor *a, float s);           /* s·a */
 genc_tensor *genc_add_scalar(genc_ctx *c, genc_tensor *a, float s);      /* a + s */
 genc_tensor *genc_sum(genc_ctx *c, genc_tensor *a);                      /* scalar [1] */
 genc_tensor *genc_mean(genc_ctx *c, genc_tensor *a);                     /* scalar [1] */
+/* mean((a − b)²) over all elements, scalar [1]; a and b have the same shape */
+genc_tensor *genc_mse(genc_ctx *c, genc_tensor *a, genc_tensor *b);
 /* ---------------------------------------------------------------- activations (activation.c) */
 genc_tensor *genc_gelu(genc_ctx *c, genc_tensor *x);        /* exact: x·Φ(x) (erf) */
 genc_tensor *genc_gelu_tanh(genc_ctx *c, genc_tensor *x);   /* tanh approximation */
@@ -41,8 +49,30 @@ genc_tensor *genc_tanh(genc_ctx *c, genc_tensor *x);
 genc_tensor *genc_exp(genc_ctx *c, genc_tensor *x);
 genc_tensor *genc_log(genc_ctx *c, genc_tensor *x);
 genc_tensor *genc_elu1(genc_ctx *c, genc_tensor *x);        /* elu(x) + 1 (linear attention φ) */
+genc_tensor *genc_sqrt(genc_ctx *c, genc_tensor *x);
+genc_tensor *genc_rsqrt(genc_ctx *c, genc_tensor *x);       /* 1/√x */
+genc_tensor *genc_abs(genc_ctx *c, genc_tensor *x);         /* gradient sign(x), 0 at 0 */
+genc_tensor *genc_square(genc_ctx *c, genc_tensor *x);
+genc_tensor *genc_relu(genc_ctx *c, genc_tensor *x);        /* gradient 0 at 0 */
+genc_tensor *genc_leaky_relu(genc_ctx *c, genc_tensor *x, float slope); /* slope·x for x ≤ 0 */
+/* log(1 + eˣ), = x above 20 (PyTorch's beta = 1, threshold = 20); stable for any x */
+genc_tensor *genc_softplus(genc_ctx *c, genc_tensor *x);
+genc_tensor *genc_log_sigmoid(genc_ctx *c, genc_tensor *x); /* log σ(x) = −softplus(−x) */
 /* x[..., 2H] → silu(x[..., :H]) · x[..., H:]   (SwiGLU with gate first) */
 genc_tensor *genc_swiglu(genc_ctx *c, genc_tensor *x);
+
+/* ---------------------------------------------------------------- reductions (reduce.c, normalize.c)
+ * Over one axis of x; a negative axis counts from the end. keepdim keeps the axis as size 1,
+ * else it is dropped (a 1-D input gives [1]). */
+genc_tensor *genc_sum_axis(genc_ctx *c, genc_tensor *x, int axis, int keepdim);
+genc_tensor *genc_mean_axis(genc_ctx *c, genc_tensor *x, int axis, int keepdim);
+/* The gradient goes to the first maximal element along the axis (like torch.max(x, dim);
+ * torch.amax splits it evenly among ties). */
+genc_tensor *genc_max_axis(genc_ctx *c, genc_tensor *x, int axis, int keepdim);
+/* log Σ exp, shifted by the maximum (no overflow); finite or −∞ inputs */
+genc_tensor *genc_logsumexp_axis(genc_ctx *c, genc_tensor *x, int axis, int keepdim);
+/* x / max(‖x‖₂, eps) over the last dim (torch.nn.functional.normalize) */
+genc_tensor *genc_l2_normalize(genc_ctx *c, genc_tensor *x, float eps);
 
 /* ---------------------------------------------------------------- norms (norm.c) */
 /* over the last dim D; w[D] required, b[D] may be NULL */

@@ -58,26 +58,93 @@ static inline float log_d(float x, float y) { return 1.0f / x; }
 static inline float elu1_f(float x) { return x > 0 ? x + 1.0f : genc_fexp(x); }
 static inline float elu1_d(float x, float y) { return x > 0 ? 1.0f : y; }
 
-/* out = f(x) elementwise;  dx += dy · f'(x) */
-#define DEFINE_UNARY(NAME)                                                          \
+/* sqrt' = 1/(2y);  rsqrt(x) = x^−½, rsqrt' = −½·x^−3/2 = −½y³ */
+static inline float sqrt_f(float x) { return sqrtf(x); }
+static inline float sqrt_d(float x, float y) { return 0.5f / y; }
+static inline float rsqrt_f(float x) { return 1.0f / sqrtf(x); }
+static inline float rsqrt_d(float x, float y) { return -0.5f * y * y * y; }
+
+/* |x|' = sign x, taken as 0 at 0 (PyTorch's choice);  (x²)' = 2x */
+static inline float abs_f(float x) { return fabsf(x); }
+static inline float abs_d(float x, float y) { return (float)(x > 0) - (float)(x < 0); }
+static inline float square_f(float x) { return x * x; }
+static inline float square_d(float x, float y) { return 2.0f * x; }
+
+/* relu and leaky relu: slope 1 for x > 0, else 0 (relu) or the negative slope p, also at 0
+ * (as PyTorch) */
+static inline float relu_f(float x) { return x > 0 ? x : 0.0f; }
+static inline float relu_d(float x, float y) { return x > 0 ? 1.0f : 0.0f; }
+static inline float leaky_relu_f(float x, float p) { return x > 0 ? x : p * x; }
+static inline float leaky_relu_d(float x, float p) { return x > 0 ? 1.0f : p; }
+
+/* log(1 + t) for t in [0, 1], vectorisable (glibc's log1pf is a scalar call): with
+ * s = t/(2 + t) ∈ [0, 1/3], log(1 + t) = 2·atanh s = 2(s + s³/3 + s⁵/5 + ...). Terms to s¹⁹
+ * leave a truncation below (1/9)¹⁰/21·2s ≈ 3e-11·s, far under float rounding, and the sum
+ * keeps the relative accuracy of s for tiny t. */
+static inline float log1p_unit(float t) {
+    float s = t / (2.0f + t), s2 = s * s;
+    float p = 1.0f / 19;
+    p = p * s2 + 1.0f / 17;
+    p = p * s2 + 1.0f / 15;
+    p = p * s2 + 1.0f / 13;
+    p = p * s2 + 1.0f / 11;
+    p = p * s2 + 1.0f / 9;
+    p = p * s2 + 1.0f / 7;
+    p = p * s2 + 1.0f / 5;
+    p = p * s2 + 1.0f / 3;
+    p = p * s2 + 1.0f;
+    return 2.0f * s * p;
+}
+
+/* softplus(x) = log(1 + eˣ) = max(x, 0) + log(1 + e^−|x|): the exponential never overflows and
+ * no 1 + tiny is rounded away. Above 20 it is x itself (PyTorch's beta = 1, threshold = 20).
+ * softplus' = σ(x).  log σ(x) = −softplus(−x) = min(x, 0) − log(1 + e^−|x|), its derivative
+ * σ(−x). */
+static inline float softplus_f(float x) {
+    float sp = (x > 0 ? x : 0.0f) + log1p_unit(genc_fexp(-fabsf(x)));
+    return x > 20.0f ? x : sp;
+}
+static inline float softplus_d(float x, float y) { return genc_fsigmoid(x); }
+static inline float log_sigmoid_f(float x) { return (x < 0 ? x : 0.0f) - log1p_unit(genc_fexp(-fabsf(x))); }
+static inline float log_sigmoid_d(float x, float y) { return genc_fsigmoid(-x); }
+
+/* out = f(x) elementwise;  dx += dy · f'(x). FX and DX are the two expressions, written in
+ * terms of the element xi, the output yi and the op's float parameter p (farg[0]). */
+#define DEFINE_UNARY_OP(NAME, FX, DX)                                               \
     static void NAME##_backward(genc_ctx *c, genc_node *nd) {                      \
         genc_tensor *in = nd->in[0];                                               \
         const float *X = in->data, *Y = nd->out->data, *G = nd->out->grad;         \
         float *GX = genc_grad(c, in);                                              \
+        const float p = nd->farg[0];                                               \
         int64_t n = in->n;                                                         \
+        (void)p;                                                                   \
         _Pragma("omp parallel for simd schedule(static) if (n > PAR_MIN)")         \
-        for (int64_t i = 0; i < n; i++) GX[i] += G[i] * NAME##_d(X[i], Y[i]);     \
+        for (int64_t i = 0; i < n; i++) {                                          \
+            float xi = X[i], yi = Y[i];                                            \
+            (void)yi;                                                              \
+            GX[i] += G[i] * (DX);                                                  \
+        }                                                                          \
     }                                                                              \
-    genc_tensor *genc_##NAME(genc_ctx *c, genc_tensor *x) {                        \
+    static genc_tensor *NAME##_op(genc_ctx *c, genc_tensor *x, const float p) {    \
         genc_tensor *out = genc_new_like(c, x);                                    \
         const float *X = x->data;                                                  \
         float *O = out->data;                                                      \
         int64_t n = x->n;                                                          \
+        (void)p;                                                                   \
         _Pragma("omp parallel for simd schedule(static) if (n > PAR_MIN)")         \
-        for (int64_t i = 0; i < n; i++) O[i] = NAME##_f(X[i]);                     \
-        genc_record(c, NAME##_backward, out, 1, &x);                               \
+        for (int64_t i = 0; i < n; i++) {                                          \
+            float xi = X[i];                                                       \
+            O[i] = (FX);                                                           \
+        }                                                                          \
+        genc_node *nd = genc_record(c, NAME##_backward, out, 1, &x);               \
+        if (nd) nd->farg[0] = p;                                                   \
         return out;                                                                \
     }
+
+/* An op without parameter from its pair NAME_f(x), NAME_d(x, y). */
+#define DEFINE_UNARY(NAME)                                                          \
+    DEFINE_UNARY_OP(NAME, NAME##_f(xi), NAME##_d(xi, yi))                          \
+    genc_tensor *genc_##NAME(genc_ctx *c, genc_tensor *x) { return NAME##_op(c, x, 0.0f); }
 
 DEFINE_UNARY(gelu)
 DEFINE_UNARY(gelu_tanh)
@@ -88,6 +155,16 @@ DEFINE_UNARY(tanh)
 DEFINE_UNARY(exp)
 DEFINE_UNARY(log)
 DEFINE_UNARY(elu1)
+DEFINE_UNARY(sqrt)
+DEFINE_UNARY(rsqrt)
+DEFINE_UNARY(abs)
+DEFINE_UNARY(square)
+DEFINE_UNARY(relu)
+DEFINE_UNARY(softplus)
+DEFINE_UNARY(log_sigmoid)
+
+DEFINE_UNARY_OP(leaky_relu, leaky_relu_f(xi, p), leaky_relu_d(xi, p))
+genc_tensor *genc_leaky_relu(genc_ctx *c, genc_tensor *x, float slope) { return leaky_relu_op(c, x, slope); }
 
 /* ---------------------------------------------------------------- SwiGLU */
 

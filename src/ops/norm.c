@@ -11,6 +11,7 @@
 #include "genc/ops.h"
 
 #include "colsum.h"
+#include "rowstats.h"
 
 #include <math.h>
 #include <string.h>
@@ -88,14 +89,8 @@ genc_tensor *genc_layernorm(genc_ctx *c, genc_tensor *x, genc_tensor *w, genc_te
     for (int64_t r = 0; r < R; r++) {
         const float *xr = x->data + r * D;
         float *yr = y->data + r * D;
-        double s = 0, v = 0;
-#pragma omp simd reduction(+ : s)
-        for (int j = 0; j < D; j++) s += xr[j];
-        double mu = s / D;
-        /* two passes (mean, then centred squares): no E[x²] − E[x]² cancellation */
-#pragma omp simd reduction(+ : v)
-        for (int j = 0; j < D; j++) v += ((double)xr[j] - mu) * ((double)xr[j] - mu);
-        float muf = (float)mu, rs = (float)(1.0 / sqrt(v / D + eps));
+        float muf, rs;
+        genc_row_stats(xr, D, eps, &muf, &rs);
         stats[r] = muf;
         stats[R + r] = rs;
         if (b) {
