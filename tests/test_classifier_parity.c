@@ -19,7 +19,7 @@
 #include "genc/classifier.h"
 
 static void check_case(const genc_st_file *f, int ci) {
-    char key[256], what[256];
+    char key[256];
     snprintf(key, sizeof key, "case%d.config", ci);
     const char *js = genc_st_meta(f, key);
     genc_classifier_config cfg;
@@ -49,58 +49,36 @@ static void check_case(const genc_st_file *f, int ci) {
             return;
         }
     }
-    int64_t nx;
-    snprintf(key, sizeof key, "case%d.x", ci);
-    float *x = tu_get(f, key, &nx);
-    snprintf(key, sizeof key, "case%d.labels", ci);
-    int64_t B;
-    float *lf = tu_get(f, key, &B);
-    int32_t *labels = malloc(sizeof(int32_t) * (size_t)B);
-    for (int64_t i = 0; i < B; i++) labels[i] = (int32_t)lf[i];
-
     genc_ctx *c = genc_ctx_new(0);
-    genc_tensor *xt = genc_new4(c, (int)B, cfg.channels, cfg.height, cfg.width);
-    memcpy(xt->data, x, sizeof(float) * (size_t)nx);
+    snprintf(key, sizeof key, "case%d.x", ci);
+    genc_tensor *xt = tu_load(c, f, key, 0);
+    int B = xt->shape[0];
+    snprintf(key, sizeof key, "case%d.labels", ci);
+    genc_tensor *lt = tu_load(c, f, key, 0);
+    int32_t *labels = genc_scratch(c, sizeof(int32_t) * (size_t)B);
+    for (int i = 0; i < B; i++) labels[i] = (int32_t)lt->data[i];
     genc_tensor *feats, *logits = genc_classifier_forward(c, &m, xt, &feats);
     genc_tensor *loss = genc_cross_entropy(c, logits, labels, -1, 0.f, NULL, 0.f);
     genc_backward(c, loss);
 
-    float *ref;
     snprintf(key, sizeof key, "case%d.logits", ci);
-    ref = tu_get(f, key, NULL);
-    snprintf(what, sizeof what, "case %d (%s) logits", ci, net);
-    tu_close(what, logits->data, ref, logits->n, 2e-5f, 1e-4f);
-    free(ref);
+    tu_expect(f, key, logits, logits->data, 2e-5f, 1e-4f);
     snprintf(key, sizeof key, "case%d.features", ci);
-    ref = tu_get(f, key, NULL);
-    snprintf(what, sizeof what, "case %d (%s) features", ci, net);
-    CHECK(feats->n == B * genc_classifier_feature_dim(&cfg), "case %d: features have %lld values", ci, (long long)feats->n);
-    tu_close(what, feats->data, ref, feats->n, 2e-5f, 1e-4f);
-    free(ref);
+    tu_expect(f, key, feats, feats->data, 2e-5f, 1e-4f);
     snprintf(key, sizeof key, "case%d.loss", ci);
-    ref = tu_get(f, key, NULL);
-    snprintf(what, sizeof what, "case %d (%s) loss", ci, net);
-    tu_close(what, loss->data, ref, 1, 1e-6f, 1e-5f);
-    free(ref);
+    tu_expect(f, key, loss, loss->data, 1e-6f, 1e-5f);
     for (int i = 0; i < m.params.n; i++) {
         genc_tensor *p = m.params.list[i];
         snprintf(key, sizeof key, "case%d.grad.%s", ci, p->name);
-        ref = tu_get(f, key, NULL);
-        snprintf(what, sizeof what, "case %d (%s) grad %s", ci, net, p->name);
-        tu_close(what, p->grad, ref, p->n, 5e-5f, 5e-4f);
-        free(ref);
+        tu_expect(f, key, p, p->grad, 5e-5f, 5e-4f);
     }
 
     /* the no-grad features API runs the same ops in the same order: identical features */
     float *fa = malloc(sizeof(float) * (size_t)feats->n);
-    CHECK(genc_classifier_features(&m, x, B, fa) == GENC_OK, "features: %s", genc_error());
+    CHECK(genc_classifier_features(&m, xt->data, B, fa) == GENC_OK, "features: %s", genc_error());
     CHECK(memcmp(fa, feats->data, sizeof(float) * (size_t)feats->n) == 0,
           "case %d (%s): genc_classifier_features differs from the training graph's features", ci, net);
     free(fa);
-
-    free(x);
-    free(lf);
-    free(labels);
     genc_ctx_free(c);
     genc_classifier_free(&m);
 }
