@@ -134,12 +134,11 @@ static const char *CLASSIFY_HELP =
     "usage: genc classify DIR|FILE --image PICTURE.png [--top K] [--invert auto|yes|no] [--json]\n"
     "\n"
     "The classes a trained classifier gives a picture, most probable first, with their\n"
-    "probabilities in percent. Any 8- or 16-bit PNG (gray, RGB, with or without alpha) is\n"
-    "converted to the model's input as docs/classifier.md describes: gray (luma), alpha over\n"
-    "white, inverted to a dark background when its border is light (Fashion-MNIST shows light\n"
-    "objects on black), padded to a square, area-resampled to the model's size. Pictures wider\n"
-    "or taller than 4096 pixels, or more than 16 times longer one way than the other, are\n"
-    "refused.\n"
+    "probabilities in percent. Any PNG (gray, RGB or palette, with or without alpha, 1 to 16\n"
+    "bits) is converted to the model's input as docs/classifier.md describes: alpha over white,\n"
+    "gray by luma, the centre cropped to the model's aspect ratio and area-resampled to its\n"
+    "size, inverted to a dark background when its border is light (Fashion-MNIST shows light\n"
+    "objects on black). Pictures more than 16 times longer one way than the other are refused.\n"
     "\n"
     "  --top K         classes to show (default 3)\n"
     "  --invert M      auto (default), yes or no\n"
@@ -181,8 +180,8 @@ int cmd_classify(int argc, char **argv) {
     genc_classifier_info info;
     if (classifier_open(&f, argv[0], &m, &info)) return EXIT_RUNTIME;
     const genc_classifier_config *cfg = &m.cfg;
-    int rc = EXIT_RUNTIME, w, h, ch, inverted = 0, K = cfg->classes;
-    uint8_t *pix = NULL;
+    int rc = EXIT_RUNTIME, inverted = 0, K = cfg->classes;
+    genc_image pic = {0};
     float *x = malloc(sizeof(float) * (size_t)cfg->channels * cfg->height * cfg->width);
     float *p = malloc(sizeof(float) * (size_t)K);
     int *order = malloc(sizeof(int) * (size_t)K);
@@ -190,11 +189,11 @@ int cmd_classify(int argc, char **argv) {
         runtime_error("out of memory");
         goto done;
     }
-    if (genc_png_read(image, &pix, &w, &h, &ch)) {
+    if (genc_png_read(image, &pic)) {
         runtime_error("%s", genc_error());
         goto done;
     }
-    if (genc_classifier_image_input(cfg, pix, w, h, ch, invert, x, &inverted)) {
+    if (genc_classifier_picture_input(cfg, &pic, invert, x, &inverted)) {
         runtime_error("%s: %s", image, genc_error());
         goto done;
     }
@@ -213,8 +212,8 @@ int cmd_classify(int argc, char **argv) {
                 order[j] = t;
             }
     char buf[32];
-    printf("%s (%dx%d, %d channel%s → %dx%d%s%s):\n", image, w, h, ch, ch > 1 ? "s" : "", cfg->width, cfg->height,
-           cfg->channels == 1 ? " gray" : " RGB", inverted ? ", inverted" : "");
+    printf("%s (%dx%d %s → %dx%d %s%s):\n", image, pic.width, pic.height, pic.channels == 1 ? "gray" : "RGB",
+           cfg->width, cfg->height, cfg->channels == 1 ? "gray" : "RGB", inverted ? ", inverted" : "");
     for (int i = 0; i < top; i++)
         printf("  %6.2f%%  %s\n", 100.0 * p[order[i]], genc_classifier_class_name(&info, order[i], buf, sizeof buf));
     if (json) {
@@ -230,7 +229,7 @@ int cmd_classify(int argc, char **argv) {
     }
     rc = 0;
 done:
-    free(pix);
+    genc_image_free(&pic);
     free(x);
     free(p);
     free(order);

@@ -8,6 +8,7 @@
 #define GENC_CLASSIFIER_H
 
 #include "genc/data.h"
+#include "genc/io.h"
 #include "genc/nn.h"
 #include "genc/train.h"
 
@@ -99,14 +100,14 @@ int genc_classifier_probs(genc_classifier *m, const float *x, int64_t B, float *
 int genc_classifier_check_images(const genc_classifier_config *cfg, const genc_images *im, int need_labels);
 
 /* ---------------------------------------------------------------- pictures (image.c) */
-/* A picture pixels[h][w][ch] (ch 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA; 8-bit) → one input
- * image out[C·H·W] of the model: gray or RGB, alpha over white, inverted to a dark background
- * (invert < 0: when the picture's border is brighter than mid-gray; 0 never; 1 always; the
- * choice made goes to *inverted, may be NULL), padded to a square, area-resampled to H×W and
- * scaled to [-1, 1]. GENC_ERR saying why for a picture wider or taller than 4096 pixels or
- * more than 16 times longer one way than the other. */
-int genc_classifier_image_input(const genc_classifier_config *cfg, const uint8_t *pixels, int w, int h, int ch,
-                                int invert, float *out, int *inverted);
+/* A picture (genc_png_read: gray or RGB, alpha already on white) → one input image out[C·H·W]:
+ * genc_image_resize to the model's channels and size (centred crop to its aspect ratio, area
+ * average), inverted to a dark background (invert < 0: when the border ring of the resized
+ * picture is brighter than mid-gray; 0 never; 1 always; the choice goes to *inverted, may be
+ * NULL), scaled to [-1, 1]. GENC_ERR saying why for a picture more than 16 times longer one
+ * way than the other (its centre crop would not show one object). */
+int genc_classifier_picture_input(const genc_classifier_config *cfg, const genc_image *pic, int invert, float *out,
+                                  int *inverted);
 
 /* ---------------------------------------------------------------- evaluation (eval.c) */
 typedef struct genc_classifier_eval_result {
