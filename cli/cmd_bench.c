@@ -59,6 +59,13 @@ int cmd_bench(int argc, char **argv) {
     lm.has_opt = 1;
     genc_ctx *c = genc_ctx_new(0);
     int32_t *x = malloc(sizeof(int32_t) * (size_t)B * T), *y = malloc(sizeof(int32_t) * (size_t)B * T);
+    if (!c || !x || !y) {
+        genc_ctx_free(c);
+        free(x);
+        free(y);
+        genc_lm_free(&lm);
+        return runtime_error("out of memory for the benchmark batch");
+    }
     genc_rng r = genc_rng_make(1, 9);
     for (int i = 0; i < B * T; i++) {
         x[i] = (int32_t)genc_rng_below(&r, 256);

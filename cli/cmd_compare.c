@@ -30,6 +30,7 @@ static const char *HELP =
     "  --sample-len N     bytes per sample for the sampling speed (default 128; diffusion\n"
     "                     samplers use one step per token)\n"
     "  --eval-bytes N     evaluate on the first N held-out bytes (default 32768; 0 = all)\n"
+    "  --force            replace runs already in --out\n"
     "  other flags as in genc train lm (defaults d=256, 4 layers, 4 heads, T=256, batch 8)\n";
 
 typedef struct row {
@@ -40,11 +41,11 @@ typedef struct row {
 } row;
 
 /* Shows progress and keeps the run's latest training throughput in its row. */
-static void quiet_progress(const genc_lm_progress *p, void *user) {
+static void quiet_progress(const genc_train_progress *p, void *user) {
     row *r = user;
-    r->train_tps = p->tokens_per_s;
+    r->train_tps = p->items_per_s;
     char stats[128];
-    snprintf(stats, sizeof stats, "%s loss %.4f %.0f tok/s", r->name, p->loss, p->tokens_per_s);
+    snprintf(stats, sizeof stats, "%s loss %.4f %.0f tok/s", r->name, p->loss, p->items_per_s);
     progress_show(p->step, p->total, stats, p->elapsed_s, p->eta_s);
 }
 
@@ -57,7 +58,7 @@ int cmd_compare(int argc, char **argv) {
     genc_lm_train_cfg_default(&tc);
     double minutes = 3;
     const char *out = "runs/compare", *objs = "ar,mdlm,bd3:4,bd3:16,sedd-absorb";
-    int mc = 2, slen = 128;
+    int mc = 2, slen = 128, force = 0;
     int64_t eval_bytes = 32768;
     args a = {argc, 1, argv, 0};
     while (a.i < a.argc && !a.bad) {
@@ -65,6 +66,7 @@ int cmd_compare(int argc, char **argv) {
         else if (flag(&a, "--data")) snprintf(tc.data, sizeof tc.data, "%s", val_str(&a, "--data"));
         else if (flag(&a, "--minutes")) minutes = val_num(&a, "--minutes", 0.01, 1e6);
         else if (flag(&a, "--out")) out = val_str(&a, "--out");
+        else if (flag(&a, "--force")) force = 1;
         else if (flag(&a, "--objectives")) objs = val_str(&a, "--objectives");
         else if (flag(&a, "--mc")) mc = val_int(&a, "--mc", 2, 10000);
         else if (flag(&a, "--sample-len")) slen = val_int(&a, "--sample-len", 1, 65536);
@@ -73,9 +75,9 @@ int cmd_compare(int argc, char **argv) {
         else if (flag(&a, "--layers")) cfg.layers = val_int(&a, "--layers", 1, 256);
         else if (flag(&a, "--heads")) cfg.heads = val_int(&a, "--heads", 1, 1024);
         else if (flag(&a, "--seq")) tc.seq = val_int(&a, "--seq", 2, 65536);
-        else if (flag(&a, "--batch")) tc.batch = val_int(&a, "--batch", 1, 65536);
-        else if (flag(&a, "--lr")) { tc.lr = (float)val_num(&a, "--lr", 1e-9, 9.99); tc.min_lr = tc.lr / 10; }
-        else if (flag(&a, "--seed")) tc.seed = val_u64(&a, "--seed");
+        else if (flag(&a, "--batch")) tc.common.batch = val_int(&a, "--batch", 1, 65536);
+        else if (flag(&a, "--lr")) { tc.common.lr = (float)val_num(&a, "--lr", 1e-9, 9.99); tc.common.min_lr = tc.common.lr / 10; }
+        else if (flag(&a, "--seed")) tc.common.seed = val_u64(&a, "--seed");
         else if (flag(&a, "--pos")) {
             const char *s = val_str(&a, "--pos");
             if (!a.bad && genc_pos_parse(s, &cfg.pos)) return usage_error("--pos: %s", genc_error());
@@ -106,7 +108,7 @@ int cmd_compare(int argc, char **argv) {
             t.t_lo = t.block <= 4 ? 0.5f : 0.3f;
             t.t_hi = t.block <= 4 ? 1.0f : 0.8f;
         } else if (colon) return usage_error("--objectives: only bd3 takes a block size ('%s')", tok);
-        t.steps = (int64_t)1e12;
+        t.common.steps = (int64_t)1e12;
         if (genc_lm_train_cfg_validate(&t)) return usage_error("--objectives %s: %s", tok, genc_error());
         runs[n] = t;
         snprintf(names[n], sizeof names[n], "%.31s", tok);
@@ -129,17 +131,18 @@ int cmd_compare(int argc, char **argv) {
         for (char *p = dir + strlen(out); *p; p++)
             if (*p == ':') *p = '-';
         fprintf(stderr, "genc: compare: training %s for %.1f minutes into %s\n", names[i], minutes, dir);
-        genc_lm_run_opts ro = {0};
+        genc_run_opts ro = {0};
         ro.out_dir = dir;
+        ro.force = force;
         ro.minutes = minutes;
         ro.progress = quiet_progress;
         ro.message = cli_message;
         snprintf(rows[i].name, sizeof rows[i].name, "%.31s", names[i]);
         ro.user = &rows[i];
-        if (genc_lm_train(&cfg, &runs[i], &ro)) { progress_end(); genc_corpus_free(&test); return runtime_error("%s: %s", names[i], genc_error()); }
+        if (genc_lm_train(&cfg, &runs[i], &ro, NULL)) { progress_end(); genc_corpus_free(&test); return runtime_error("%s: %s", names[i], genc_error()); }
         progress_end();
         genc_lm lm;
-        if (genc_lm_load(dir, &lm, 0)) { genc_corpus_free(&test); return runtime_error("%s", genc_error()); }
+        if (genc_lm_load(dir, &lm)) { genc_corpus_free(&test); return runtime_error("%s", genc_error()); }
         rows[i].steps = lm.step;
         if (genc_lm_eval_elbo(&lm, test.tokens, ntok, tc.seq, 8, mc, 1, &rows[i].ev)) {
             genc_lm_free(&lm);

@@ -1,5 +1,5 @@
 /* genc: train, sample and evaluate generative models on the CPU.
- *   genc <verb> [family] [flags]      verbs: train, sample, eval, info, bench */
+ *   genc <verb> [family] [flags]      verbs: train, sample, eval, info, bench, compare */
 #include "cli.h"
 
 #include <stdio.h>
@@ -7,30 +7,40 @@
 
 #include "genc/core.h"
 
-static const char *USAGE =
-    "genc — train, sample and evaluate generative models on the CPU\n"
-    "\n"
-    "usage: genc <verb> [family] [flags]\n"
-    "\n"
-    "verbs:\n"
-    "  train lm      train a byte-level transformer language model\n"
-    "  eval DIR      bits per character of a trained model on held-out text\n"
-    "  sample DIR    generate text from a trained model\n"
-    "  info PATH     configuration, parameter count, step and tensors of a checkpoint\n"
-    "  bench lm      time training steps of a transformer LM (tokens/s)\n"
-    "  compare lm    train AR and diffusion LMs for equal time; one table of bpc and speed\n"
-    "\n"
-    "Every verb takes --help. Example:\n"
-    "  genc train lm --minutes 2 --out runs/demo && genc eval runs/demo && genc sample runs/demo\n";
+#ifndef GENC_VERSION
+#define GENC_VERSION "unknown"
+#endif
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "genc %s — train, sample and evaluate generative models on the CPU\n"
+            "\n"
+            "usage: genc <verb> [family] [flags]\n"
+            "\n"
+            "verbs:\n"
+            "  train FAMILY  train a model of a family (genc train FAMILY --help for its flags)\n"
+            "  eval DIR      evaluate a trained model on held-out data\n"
+            "  sample DIR    generate from a trained model\n"
+            "  info PATH     family, configuration, parameter count, step and tensors of a checkpoint\n"
+            "  bench lm      time training steps of a transformer LM (tokens/s)\n"
+            "  compare lm    train AR and diffusion LMs for equal time; one table of bpc and speed\n"
+            "\n"
+            "families (eval, sample and info read the family from the checkpoint):\n",
+            GENC_VERSION);
+    for (int i = 0; i < N_FAMILIES; i++) fprintf(out, "  %-12s  %s\n", FAMILIES[i]->name, FAMILIES[i]->summary);
+    fprintf(out, "\n"
+                 "Every verb takes --help; genc --version prints the version. Example:\n"
+                 "  genc train lm --minutes 2 --out runs/demo && genc eval runs/demo && genc sample runs/demo\n");
+}
 
 int main(int argc, char **argv) {
     genc_blas_ensure_fast_kernel();
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
-        fputs(USAGE, argc < 2 ? stderr : stdout);
+        usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : 0;
     }
     if (strcmp(argv[1], "--version") == 0) {
-        puts("genc 0.1.0");
+        printf("genc %s (checkpoint format genc-%d)\n", GENC_VERSION, GENC_CHECKPOINT_VERSION);
         return 0;
     }
     const char *verb = argv[1];

@@ -1,11 +1,17 @@
 #!/bin/sh
 # Install the Debian packages genc needs, when they are missing.
 # As root this runs apt-get; otherwise it prints the command to run and fails.
-# Usage: scripts/deps.sh [build|test|demo]   (test adds the PyTorch reference)
+# Usage: scripts/deps.sh [build|test|demo]   (test adds the PyTorch reference, and clang with
+# its OpenMP runtime for the compile check in `make test`; test and demo add Debian's
+# Fashion-MNIST, which the image tests and demos read)
 set -e
 need="build-essential cmake pkg-config libopenblas-dev libopenblas0-openmp libpng-dev zlib1g-dev libcjson-dev fortunes"
 case "$1" in
-  test|bench) need="$need python3-torch python3-numpy" ;;
+  test) need="$need python3-torch python3-numpy clang libomp-dev" ;;
+  bench) need="$need python3-torch python3-numpy" ;;
+esac
+case "$1" in
+  test|demo) need="$need dataset-fashion-mnist" ;;
 esac
 missing=""
 for p in $need; do

@@ -25,12 +25,23 @@ expect 1 "too small\|too short\|fewer" -- "$GENC" train lm --data "$W/tiny.txt" 
 expect 2 "needs a run folder" -- "$GENC" eval
 expect 1 "No such file\|no such file" -- "$GENC" eval "$W/nothing"
 expect 1 "No such file\|no such file" -- "$GENC" sample "$W/nothing"
-expect 2 "--top-p expects" -- "$GENC" sample "$W/nothing" --top-p 2
-expect 2 "--temperature expects" -- "$GENC" sample "$W/nothing" --temperature -1
+
+# Sizes that need more memory than genc may use: exit 1 with a message, never SIGABRT or the
+# kernel's OOM killer. GENC_MEM_LIMIT makes the cases the same on every machine and keeps
+# them cheap. Training estimates a run's memory before allocating anything: 512·65536 tokens
+# of activations, and a 100M-parameter model under a 64 MiB limit, are both refused up front.
+expect 1 "this run needs about [0-9.]* GiB of memory but genc may use 1.0 GiB" -- \
+    env GENC_MEM_LIMIT=1G "$GENC" train lm --batch 512 --seq 65536 --dim 64 --heads 4 --layers 1 \
+    --steps 1 --out "$W/oom1"
+expect 1 "this run needs about [0-9.]* GiB of memory but genc may use 0.1 GiB" -- \
+    env GENC_MEM_LIMIT=64M "$GENC" train lm --dim 1024 --heads 8 --layers 8 --steps 1 --out "$W/oom2"
 
 # A real checkpoint, then damaged copies of it.
 "$GENC" train lm --dim 32 --layers 1 --heads 2 --seq 32 --batch 2 --steps 3 --out "$W/ok" >/dev/null 2>&1 \
     || { echo "FAIL: could not train a tiny model"; fail=$((fail+1)); }
+expect 2 "--top-p expects" -- "$GENC" sample "$W/ok" --top-p 2
+expect 2 "--temperature expects" -- "$GENC" sample "$W/ok" --temperature -1
+expect 2 "unknown flag '--bogus' for eval" -- "$GENC" eval "$W/ok" --bogus
 size=$(stat -c %s "$W/ok/model.safetensors")
 head -c $((size / 2)) "$W/ok/model.safetensors" > "$W/trunc.safetensors"
 expect 1 "truncated\|outside" -- "$GENC" eval "$W/trunc.safetensors"
@@ -39,11 +50,13 @@ printf '\x10\x00\x00\x00\x00\x00\x00\x00{not json at all' > "$W/garbage.safetens
 expect 1 "JSON" -- "$GENC" sample "$W/garbage.safetensors"
 head -c 5 "$W/ok/model.safetensors" > "$W/short.safetensors"
 expect 1 "too short" -- "$GENC" info "$W/short.safetensors"
+# loading weights past the limit: the parameter allocator refuses, naming the tensor
+expect 1 "out of memory: .* needs" -- env GENC_MEM_LIMIT=16K "$GENC" eval "$W/ok"
 # a valid safetensors file that is not a genc model (a header with no metadata)
 printf '\x08\x00\x00\x00\x00\x00\x00\x00{}      ' > "$W/empty.safetensors"
-expect 1 "not a genc language-model checkpoint" -- "$GENC" eval "$W/empty.safetensors"
+expect 1 "not a genc checkpoint" -- "$GENC" eval "$W/empty.safetensors"
 # the failed runs must not have left a checkpoint or a temporary behind
-if ls "$W"/r0 "$W"/r1 2>/dev/null | grep -q "safetensors"; then
+if ls "$W"/r0 "$W"/r1 "$W"/oom1 "$W"/oom2 2>/dev/null | grep -q "safetensors"; then
     echo "FAIL: a failed run left a checkpoint"; fail=$((fail+1)); else pass=$((pass+1)); fi
 if ls "$W"/ok | grep -q "tmp"; then echo "FAIL: temporary file left"; fail=$((fail+1)); else pass=$((pass+1)); fi
 # resume without a checkpoint

@@ -414,6 +414,29 @@ static void test_gradcheck_catches_errors(void) {
     CHECK(!ok_poked, "gradcheck rejects one element off by 5e-3");
 }
 
+/* ---------------------------------------------------------------- modulation */
+
+/* x[2, 5, 6] with per-sequence shift/scale [2, 6] (u selects which are given) */
+static genc_tensor *f_modulate(genc_ctx *c, genc_tensor **in, void *u) {
+    int which = *(const int *)u;
+    return tu_project(c, genc_modulate(c, in[0], which & 1 ? in[1] : NULL, which & 2 ? in[2] : NULL), 19);
+}
+static genc_tensor *f_gated_add(genc_ctx *c, genc_tensor **in, void *u) {
+    /* y = tanh(x) so x reaches the output through both operands */
+    return tu_project(c, genc_gated_add(c, in[0], in[1], genc_tanh(c, in[2])), 20);
+}
+
+static void test_modulation(void) {
+    genc_tensor *x = RND(80, 2, 5, 6), *shift = RND(81, 2, 6), *scale = RND(82, 2, 6), *y = RND(83, 2, 5, 6);
+    static const int both = 3, sh = 1, sc = 2;
+    gc("modulate shift+scale", f_modulate, (void *)&both, (genc_tensor *[]){x, shift, scale}, 3);
+    gc("modulate shift", f_modulate, (void *)&sh, (genc_tensor *[]){x, shift, NULL}, 3);
+    gc("modulate scale", f_modulate, (void *)&sc, (genc_tensor *[]){x, NULL, scale}, 3);
+    gc("gated add", f_gated_add, NULL, (genc_tensor *[]){x, shift, y}, 3);
+    genc_tensor *x4 = RND(84, 3, 2, 2, 6), *s3 = RND(85, 3, 6);
+    gc("modulate 4d (tokens over two dims)", f_modulate, (void *)&sh, (genc_tensor *[]){x4, s3, NULL}, 3);
+}
+
 int main(void) {
     genc_set_threads(2);
     g_ctx = genc_ctx_new(1 << 22);
@@ -426,6 +449,7 @@ int main(void) {
     test_layout();
     test_embedding();
     test_linalg();
+    test_modulation();
     genc_ctx_free(g_ctx);
     return tu_finish();
 }

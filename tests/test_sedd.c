@@ -223,12 +223,12 @@ static double uniform_dse_s1(double sig) {
 static void nelbo_of_constant_model(genc_sedd_graph g) {
     genc_tf_config cfg;
     genc_tf_config_default(&cfg);
-    cfg.dim = 16, cfg.layers = 1, cfg.heads = 2, cfg.causal = 0, cfg.time_cond = 1;
+    cfg.dim = 16, cfg.layers = 1, cfg.heads = 2, cfg.causal = 0, cfg.cond = GENC_COND_ADD;
     genc_lm lm;
     memset(&lm, 0, sizeof lm);
     genc_lm_train_cfg_default(&lm.train);
     lm.train.objective = g == GENC_SEDD_ABSORB ? GENC_OBJ_SEDD_ABSORB : GENC_OBJ_SEDD_UNIFORM;
-    CHECK(genc_transformer_init(&lm.model, &cfg, 1) == GENC_OK, "init");
+    CHECK(genc_lm_model_init(&lm, &cfg, 1) == GENC_OK, "init");
     genc_param_fill(lm.model.head.W, 0.f); /* o ≡ 0 */
     enum { B = 32, T = 16, CALLS = 300 };
     int32_t x0[B * T];

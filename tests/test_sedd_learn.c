@@ -53,14 +53,14 @@ static void learn(genc_lm_objective obj, int steps, float lr, const genc_corpus 
     cfg.layers = 2;
     cfg.heads = 4;
     cfg.causal = 0;
-    cfg.time_cond = 1;
+    cfg.cond = GENC_COND_ADD;
     cfg.rope.trained_len = 64;
     genc_lm lm;
     memset(&lm, 0, sizeof lm);
     genc_lm_train_cfg_default(&lm.train);
     lm.train.objective = obj;
     int B = 16, T = 64;
-    CHECK(genc_transformer_init(&lm.model, &cfg, 3) == GENC_OK, "init");
+    CHECK(genc_lm_model_init(&lm, &cfg, 3) == GENC_OK, "init");
     genc_adamw_init(&lm.opt, &lm.model.params, 0.9f, 0.95f, 1e-8f, 0.01f);
     lm.has_opt = 1;
     genc_lr_schedule sched = {GENC_LR_COSINE, lr, lr / 10, 20, steps};

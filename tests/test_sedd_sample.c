@@ -17,12 +17,12 @@ static void make_model(genc_lm *lm, genc_lm_objective obj, float eos_boost) {
     cfg.layers = 1;
     cfg.heads = 2;
     cfg.causal = 0;
-    cfg.time_cond = 1;
+    cfg.cond = GENC_COND_ADD;
     cfg.rope.trained_len = 64;
     memset(lm, 0, sizeof *lm);
     genc_lm_train_cfg_default(&lm->train);
     lm->train.objective = obj;
-    CHECK(genc_transformer_init(&lm->model, &cfg, 7) == GENC_OK, "init");
+    CHECK(genc_lm_model_init(lm, &cfg, 7) == GENC_OK, "init");
     if (eos_boost != 0) { /* ln_f bias 1 makes Σ_d h_d = dim, so the EOS output is eos_boost·dim */
         genc_param_fill(lm->model.ln_f.b, 1.f);
         float *w = lm->model.head.W->data + (size_t)GENC_TOK_EOS * cfg.dim;

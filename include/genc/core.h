@@ -22,7 +22,8 @@ extern "C" {
  * GENC_ERR (-1) on failure, with the message available from genc_error().
  * Broken internal invariants (a shape mismatch between two ops that the library itself
  * wired) are programming errors: genc_fatal prints and aborts. User input is validated
- * before it reaches an op, so bad input never reaches genc_fatal. */
+ * before it reaches an op, so bad input never reaches genc_fatal. Running out of memory is
+ * not a programming error: see genc_set_oom_handler below. */
 #define GENC_OK 0
 #define GENC_ERR (-1)
 
@@ -38,12 +39,37 @@ _Noreturn void genc_fatal(const char *fmt, ...) __attribute__((format(printf, 1,
         if (!(cond)) genc_fatal(__VA_ARGS__);                                  \
     } while (0)
 
-/* ---------------------------------------------------------------- memory */
-void *genc_aligned_alloc(size_t bytes);     /* zeroed, 64-byte aligned; NULL on failure */
-void genc_aligned_free(void *p);
+/* ---------------------------------------------------------------- memory
+ * Linux overcommits: a malloc larger than the free memory usually succeeds, and the process
+ * is killed without a message when it touches the pages. So every large block genc takes
+ * (parameters and their gradients, optimizer state, caches, activation arenas) is counted
+ * against one process-wide limit first, and a request past it fails at once with a message
+ * naming what wanted how much. The limit is the physical memory, or the environment
+ * variable GENC_MEM_LIMIT (bytes, or a number with K, M, G or T: binary units, e.g. 8G),
+ * or what genc_set_mem_limit sets. It bounds genc's own blocks, not the whole process. */
+void *genc_aligned_alloc(size_t bytes);   /* zeroed, 64-byte aligned, counted; NULL on failure
+                                           * (genc_error() says why) */
+void genc_aligned_free(void *p);          /* genc_aligned_alloc memory only; NULL is a no-op */
+size_t genc_mem_limit(void);
+void genc_set_mem_limit(size_t bytes);    /* 0: back to GENC_MEM_LIMIT or the physical memory */
+size_t genc_mem_used(void);               /* bytes genc holds now (blocks and arenas) */
+
+/* Out of memory in the middle of a step. Ops return tensors, not statuses, so when the
+ * activation arena of a genc_ctx (genc_new, genc_zeros, genc_wrap, genc_scratch, genc_grad,
+ * the tape) cannot grow, or a shape's element count overflows, genc sets genc_error() and
+ * calls the out-of-memory handler. The default handler prints
+ *   genc: error: out of memory: the activations of one step need more than N MiB (...)
+ * to stderr and exits with status 1 (not abort: it is a runtime condition, not a bug).
+ * A program that embeds genc may install its own, for example one that longjmps out of the
+ * step, frees the genc_ctx (or resets it) and reports genc_error() its own way. The handler
+ * must not return; if it does, the default runs. NULL restores the default. */
+typedef void (*genc_oom_handler)(void *user);
+void genc_set_oom_handler(genc_oom_handler fn, void *user);
 
 /* Bump allocator made of chained blocks. reset() keeps the blocks, so after the first
- * training step the loop allocates nothing from the system. */
+ * training step the loop allocates nothing from the system. new and alloc return NULL with
+ * genc_error() set when the memory limit or the system refuses; the arena is unchanged
+ * then. */
 typedef struct genc_arena genc_arena;
 genc_arena *genc_arena_new(size_t block_bytes);
 void genc_arena_free(genc_arena *a);
@@ -101,6 +127,10 @@ typedef struct genc_tensor {
 static inline int genc_dim(const genc_tensor *t, int i) { return t->shape[i < 0 ? t->ndim + i : i]; }
 /* product of all dims but the last: the number of "rows" */
 static inline int64_t genc_rows(const genc_tensor *t) { return t->n / t->shape[t->ndim - 1]; }
+/* Elements of a shape; -1 when a dim is not positive or the count exceeds GENC_MAX_NUMEL
+ * (2^60: far beyond any memory, and small enough that the byte size of a float or double
+ * tensor cannot overflow int64 or size_t). */
+#define GENC_MAX_NUMEL ((int64_t)1 << 60)
 int64_t genc_shape_numel(int ndim, const int *shape);
 int genc_same_shape(const genc_tensor *a, const genc_tensor *b);
 /* "[2, 3, 4]" into buf, for messages */
@@ -132,7 +162,7 @@ struct genc_ctx {
     genc_rng rng;         /* dropout and other in-graph randomness */
 };
 
-genc_ctx *genc_ctx_new(size_t arena_block_bytes);  /* 0 → 64 MiB blocks */
+genc_ctx *genc_ctx_new(size_t arena_block_bytes);  /* 0 → 64 MiB blocks; NULL on failure */
 void genc_ctx_free(genc_ctx *c);
 /* Drop the tape and all activations (call after the optimizer step). */
 void genc_ctx_reset(genc_ctx *c);
@@ -140,7 +170,8 @@ void genc_ctx_reset(genc_ctx *c);
 int genc_no_grad(genc_ctx *c);
 void genc_restore_grad(genc_ctx *c, int prev);
 
-/* New activation tensor in the arena. Data not initialised. */
+/* New activation tensor in the arena. Data not initialised. Out of memory (or a shape whose
+ * element count overflows) goes to the out-of-memory handler; these never return NULL. */
 genc_tensor *genc_new(genc_ctx *c, int ndim, const int *shape);
 genc_tensor *genc_new1(genc_ctx *c, int d0);
 genc_tensor *genc_new2(genc_ctx *c, int d0, int d1);
@@ -174,7 +205,10 @@ typedef struct genc_params {
 
 void genc_params_init(genc_params *ps);
 void genc_params_free(genc_params *ps);
-/* Persistent zero-initialised tensor with grad, registered under a copy of name. */
+/* Persistent zero-initialised tensor with grad, registered under a copy of name. NULL with
+ * genc_error() set ("out of memory: <name> (<shape>) needs N MiB ...", or a bad rank/dim)
+ * when it cannot be made; ps is then unchanged, and genc_params_free still frees what it
+ * holds. Callers check: model sizes come from the user. */
 genc_tensor *genc_param_new(genc_params *ps, const char *name, int ndim, const int *shape);
 genc_tensor *genc_params_find(const genc_params *ps, const char *name);
 int64_t genc_params_count(const genc_params *ps);

@@ -7,4 +7,5 @@
 #include "genc/lm.h"
 #include "genc/nn.h"
 #include "genc/ops.h"
+#include "genc/train.h"
 #endif

@@ -1,4 +1,5 @@
-/* genc io: safetensors files (checkpoints, test fixtures), atomic writes, metrics logs.
+/* genc io: safetensors files (checkpoints, test fixtures), atomic writes, metrics logs, PNG
+ * images and plots.
  *
  * safetensors layout (https://github.com/huggingface/safetensors): 8-byte little-endian
  * header length N, N bytes of UTF-8 JSON {"name": {"dtype", "shape", "data_offsets": [b, e]},
@@ -100,12 +101,71 @@ int genc_csv_open(genc_csv *m, const char *path, const char *const *cols, int n_
 void genc_csv_row(genc_csv *m, const double *vals);
 void genc_csv_close(genc_csv *m);
 
-/* ---------------------------------------------------------------- PNG (png.c) */
+/* ---------------------------------------------------------------- PNG (png.c, image.c) */
+#define GENC_PNG_MAX_SIDE 16384                 /* pixels a side, read or written */
+#define GENC_PNG_MAX_PIXELS ((int64_t)1 << 26)  /* pixels in an image read (64 Mi) */
+#define GENC_PNG_GRID_GAP 2                     /* white pixels between and around grid cells */
+
+/* An 8-bit image: [height][width][channels] row-major (as PNG stores it), channels 1 (gray)
+ * or 3 (RGB). */
+typedef struct genc_image {
+    uint8_t *pixels;
+    int width, height, channels;
+} genc_image;
+
 /* 8-bit gray (channels 1) or RGB (3) image, row-major. Atomic. */
 int genc_png_write(const char *path, const uint8_t *pixels, int width, int height, int channels);
+/* Any PNG to 8-bit gray (gray files, with or without alpha) or RGB (colour and palette files):
+ * 1-, 2- and 4-bit samples are expanded, 16-bit ones scaled to 8 bits, alpha (and palette
+ * transparency) composited on white, gamma left as stored. Hostile files (not a PNG,
+ * truncated, bad CRC, sides over GENC_PNG_MAX_SIDE, over GENC_PNG_MAX_PIXELS, or more pixels
+ * than the file could hold compressed) give GENC_ERR with the reason, before any large
+ * allocation. */
+int genc_png_read(const char *path, genc_image *out);
+void genc_image_free(genc_image *im);
+/* To the size and channels a model takes: the largest centred region with the target's
+ * aspect ratio, area-averaged to width x height; RGB to gray by BT.601 luma, gray to RGB by
+ * repetition. */
+int genc_image_resize(const genc_image *in, int channels, int height, int width, genc_image *out);
+/* Pixels v to lo + (hi - lo) v / 255 in [channels][height][width] order (a model's input). */
+void genc_image_to_chw(const genc_image *im, float lo, float hi, float *chw);
+/* Grid of n images [n][channels][h][w] (channels 1 or 3), cols per row (<= 0: as square as
+ * possible), values mapped from [lo, hi] to 0..255 (clamped; NaN gives 0), cells separated
+ * and framed by GENC_PNG_GRID_GAP white pixels. Atomic. */
+int genc_png_grid(const char *path, const float *images, int n, int channels, int h, int w,
+                  int cols, float lo, float hi);
+
+/* ---------------------------------------------------------------- plots (plot.c) */
 /* Line plot of up to 8 series (x shared) with axes, for loss curves. Atomic. */
 int genc_png_plot(const char *path, const char *title, const double *x, const double *const *ys,
                   const char *const *labels, int n_series, int n_points, int width, int height);
+
+/* 2D panels side by side, sharing axes with tick values and titles: point clouds (samples)
+ * and heat maps (densities), e.g. "model" beside "data". */
+typedef enum genc_panel_kind { GENC_PANEL_POINTS = 0, GENC_PANEL_HEATMAP = 1 } genc_panel_kind;
+
+typedef struct genc_panel {
+    const char *title;      /* above the panel; may be NULL */
+    genc_panel_kind kind;
+    /* POINTS: n points (xy[2i], xy[2i+1]); those outside the axes are skipped */
+    const float *xy;
+    int64_t n;
+    /* HEATMAP: z[j * nx + i] for the cell i-th from the left and j-th from the bottom, the
+     * cells tiling the axes' range; coloured by value (viridis, smallest to largest) */
+    const double *z;
+    int nx, ny;
+} genc_panel;
+
+typedef struct genc_panels_spec {
+    const char *title;            /* over the figure; may be NULL */
+    double xlo, xhi, ylo, yhi;    /* the range every panel shows */
+    const char *xlabel, *ylabel;  /* axis titles; may be NULL */
+    int size;                     /* side of each data area in pixels, 64..2048; 0 = 320 */
+} genc_panels_spec;
+
+/* 1..8 panels in a row. Atomic. */
+int genc_png_panels(const char *path, const genc_panels_spec *spec, const genc_panel *panels,
+                    int n);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,7 @@
 
 #include "genc/data.h"
 #include "genc/nn.h"
+#include "genc/train.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -26,66 +27,66 @@ int genc_objective_parse(const char *s, genc_lm_objective *o);
 /* 1 for every objective but ar: bidirectional attention, Monte-Carlo ELBO evaluation. */
 int genc_objective_is_diffusion(genc_lm_objective o);
 
-/* Everything a run needs besides the architecture. Saved in the checkpoint as JSON ("train"). */
+/* Everything a run needs besides the architecture: the LM's own keys and the shared trainer
+ * settings. Saved in the checkpoint's "train" JSON (docs/checkpoint-format.md). */
 typedef struct genc_lm_train_cfg {
     genc_lm_objective objective;
     char data[1024];          /* corpus path ("" → default corpus) */
-    int seq, batch;
-    int64_t steps;            /* total optimizer steps (the schedule's length) */
-    float lr, min_lr, weight_decay, clip, beta1, beta2, eps;
-    int64_t warmup;
-    genc_lr_kind schedule;
-    uint64_t seed;
+    int seq;                  /* context length in tokens */
     int block;                /* bd3 block size (default 4) */
     float t_lo, t_hi;         /* training noise levels t ~ U[t_lo, t_hi] (--clip-schedule);
                                  default [0, 1] i.e. the full range; evaluation always uses it */
+    genc_train_cfg common;    /* batch, steps, schedule, AdamW, clipping, seed, EMA */
 } genc_lm_train_cfg;
 
 void genc_lm_train_cfg_default(genc_lm_train_cfg *t);
+/* The LM's keys and the shared ones. */
 int genc_lm_train_cfg_validate(const genc_lm_train_cfg *t);
 
-/* A loaded (or new) model with its training state. */
+/* A model for evaluation or sampling (or a new one being trained). */
 typedef struct genc_lm {
     genc_transformer model;
+    genc_time_embed_m time_emb; /* SEDD (model.cfg.cond = add): noise level → the vector the
+                                   backbone adds to every token; parameters "time_emb.*" in
+                                   model.params */
     genc_lm_train_cfg train;
-    genc_adamw opt;           /* initialised by genc_lm_train only */
+    int64_t step;             /* optimizer steps the loaded weights were trained for */
+    int ema_weights;          /* 1: the loaded weights are the checkpoint's EMA */
+    /* genc_lm_step's state, for training outside the trainer (tests, benchmarks) */
+    genc_adamw opt;
     int has_opt;
-    int64_t step;
-    genc_rng data_rng;        /* the data position: windows are drawn from it */
     genc_rng drop_rng;        /* dropout stream */
-    genc_rng noise_rng;       /* diffusion noise (t and masks) stream */
 } genc_lm;
 
-/* A checkpoint path from a run folder or file: DIR → DIR/model.safetensors. */
-void genc_lm_checkpoint_path(const char *dir_or_file, char *out, size_t cap);
-/* Load weights, config and training state (optimizer moments only when with_opt). */
-int genc_lm_load(const char *dir_or_file, genc_lm *lm, int with_opt);
-int genc_lm_save(const char *path, const genc_lm *lm);
+/* Build lm->model from cfg with the initial values of seed, plus lm->time_emb when cfg->cond is
+ * "add" (SEDD), registered in lm->model.params. GENC_ERR on a bad config or out of memory. */
+int genc_lm_model_init(genc_lm *lm, const genc_tf_config *cfg, uint64_t seed);
+
+/* The weights a checkpoint (run folder or file) holds for evaluation and sampling: the EMA
+ * weights when it has them (lm->ema_weights), else the trained ones. The config must imply
+ * exactly the parameters the file holds, checked before anything is allocated. */
+int genc_lm_load(const char *dir_or_file, genc_lm *lm);
+int genc_lm_load_file(const genc_st_file *f, genc_lm *lm);
+/* The first half of genc_lm_load_file, where a resumed run starts: the model the checkpoint
+ * describes (family, config and "train" keys checked, the parameter count compared with the
+ * file's tensors), weights not loaded. */
+int genc_lm_from_file(const genc_st_file *f, genc_lm *lm);
 void genc_lm_free(genc_lm *lm);
+/* The LM's own keys of "train" (objective, data, seq, block, t_lo, t_hi) as a JSON object. */
+char *genc_lm_train_json(const genc_lm_train_cfg *t);
+
+/* Sizes from a (valid) configuration, computed in double before anything is allocated: the
+ * parameter count, and an estimate of the activation memory of one training step on B
+ * windows of T tokens (bytes). */
+double genc_lm_param_count(const genc_tf_config *cfg);
+double genc_lm_activation_bytes(const genc_tf_config *cfg, int B, int T);
 
 /* ---------------------------------------------------------------- training (train.c) */
-typedef struct genc_lm_progress {
-    int64_t step, total;
-    float loss, lr, grad_norm;
-    double tokens_per_s, elapsed_s, eta_s;
-} genc_lm_progress;
-
-typedef struct genc_lm_run_opts {
-    const char *out_dir;
-    int resume;               /* continue from out_dir/model.safetensors */
-    double minutes;           /* > 0: stop after this wall time (the schedule length is fixed from
-                                 the measured speed of the first steps) */
-    int64_t stop_at;          /* > 0: stop after this step as if interrupted (checkpoint saved) */
-    int64_t save_every;       /* checkpoint every N steps (0 → only at the end) */
-    int64_t eval_every;       /* held-out bpc every N steps (0 → never during training) */
-    void (*progress)(const genc_lm_progress *p, void *user);
-    void (*message)(const char *line, void *user);
-    void *user;
-} genc_lm_run_opts;
-
 /* Train a new model (cfg, tc) or resume one (run->resume: cfg and tc come from the checkpoint,
- * except tc->steps which may be raised). Writes out_dir/model.safetensors and metrics.csv. */
-int genc_lm_train(const genc_tf_config *cfg, const genc_lm_train_cfg *tc, const genc_lm_run_opts *run);
+ * except tc->common.steps which, when > 0, replaces the schedule length) with the shared
+ * trainer (genc/train.h). res (may be NULL) says where it stopped and why. */
+int genc_lm_train(const genc_tf_config *cfg, const genc_lm_train_cfg *tc, const genc_run_opts *run,
+                  genc_train_result *res);
 
 /* One training loss for a batch: x,y [B·T] are the window and its next-token shift.
  * ar: mean next-token cross-entropy. Diffusion objectives model the window x itself (y is not
@@ -93,10 +94,10 @@ int genc_lm_train(const genc_tf_config *cfg, const genc_lm_train_cfg *tc, const 
 genc_tensor *genc_lm_loss(genc_ctx *c, genc_lm *lm, const int32_t *x, const int32_t *y, int B, int T,
                           genc_rng *r);
 
-/* One optimizer step on a batch: reset c, the loss (dropout from lm->drop_rng, diffusion noise
- * from noise), backward, clip the global gradient norm to clip (0: off), AdamW at lr, zero the
- * gradients. Returns the loss before the step; a non-finite loss is returned without stepping.
- * grad_norm (may be NULL) receives the norm before clipping. */
+/* One optimizer step on a batch outside the trainer: reset c, the loss (dropout from
+ * lm->drop_rng, diffusion noise from noise), genc_optim_step with lm->opt. Returns the loss
+ * before the step; a non-finite loss is returned without stepping, and NAN when the gradient
+ * norm is not finite (nothing stepped either). grad_norm (may be NULL) receives the norm. */
 float genc_lm_step(genc_ctx *c, genc_lm *lm, const int32_t *x, const int32_t *y, int B, int T, float lr,
                    float clip, genc_rng *noise, float *grad_norm);
 

@@ -202,6 +202,14 @@ genc_tensor *genc_depth_to_space(genc_ctx *c, genc_tensor *x, int f);
 genc_tensor *genc_patchify(genc_ctx *c, genc_tensor *x, int p);
 genc_tensor *genc_unpatchify(genc_ctx *c, genc_tensor *x, int C, int H, int W, int p);
 
+/* ---------------------------------------------------------------- modulation (modulate.c)
+ * x[B, ..., D] with per-sequence vectors v[B, D] that apply to every token of their sequence
+ * (adaLN of DiT, a conditioning vector added to every token). */
+/* y = x·(1 + scale_b) + shift_b; shift or scale may be NULL (then 0). */
+genc_tensor *genc_modulate(genc_ctx *c, genc_tensor *x, genc_tensor *shift, genc_tensor *scale);
+/* Gated residual: out = x + gate_b ⊙ y  (x, y same size). */
+genc_tensor *genc_gated_add(genc_ctx *c, genc_tensor *x, genc_tensor *gate, genc_tensor *y);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,13 +1,25 @@
 /* Tensors, the per-step context (arena + tape) and reverse-mode autograd. */
 #include "genc/core.h"
 
+#include "mem.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 int64_t genc_shape_numel(int ndim, const int *shape) {
     int64_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= shape[i];
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] <= 0 || n > GENC_MAX_NUMEL / shape[i]) return -1;
+        n *= shape[i];
+    }
     return n;
+}
+
+/* "[2, 3, 4]" from a raw shape */
+static const char *dims_str(int ndim, const int *shape, char *buf, size_t len) {
+    genc_tensor t = {.ndim = ndim};
+    for (int i = 0; i < ndim && i < GENC_MAX_DIMS; i++) t.shape[i] = shape[i];
+    return genc_shape_str(&t, buf, len);
 }
 
 int genc_same_shape(const genc_tensor *a, const genc_tensor *b) {
@@ -30,7 +42,7 @@ const char *genc_shape_str(const genc_tensor *t, char *buf, size_t len) {
 
 genc_ctx *genc_ctx_new(size_t arena_block_bytes) {
     genc_ctx *c = calloc(1, sizeof *c);
-    if (!c) return NULL;
+    if (!c) { genc_set_error("out of memory"); return NULL; }
     c->arena = genc_arena_new(arena_block_bytes);
     if (!c->arena) { free(c); return NULL; }
     c->grad_enabled = 1;
@@ -58,25 +70,51 @@ int genc_no_grad(genc_ctx *c) {
 
 void genc_restore_grad(genc_ctx *c, int prev) { c->grad_enabled = prev; }
 
-void *genc_scratch(genc_ctx *c, size_t bytes) { return genc_arena_alloc(c->arena, bytes); }
+/* Activation memory for the step: ops cannot unwind, so running out ends the step through
+ * the out-of-memory handler (by default: a message and exit status 1). */
+static void *step_alloc(genc_ctx *c, size_t bytes) {
+    void *p = genc_arena_alloc(c->arena, bytes);
+    if (p) return p;
+    /* what the arena would hold after growing: its blocks so far plus this request */
+    size_t cap = genc_arena_capacity(c->arena);
+    size_t need = bytes > SIZE_MAX - cap ? SIZE_MAX : cap + bytes;
+    size_t held = genc_mem_used(), other = held > cap ? held - cap : 0;
+    genc_set_error("out of memory: the activations of one step need more than %zu MiB (lower "
+                   "--batch or --seq): genc's limit is %zu MiB (the physical memory or "
+                   "GENC_MEM_LIMIT), of which parameters and other state hold %zu MiB",
+                   genc_mib(need), genc_mib(genc_mem_limit()), genc_mib(other));
+    genc_out_of_memory();
+}
+
+/* n floats in bytes, saturating (a saturated size fails in the allocator) */
+static size_t float_bytes(int64_t n) {
+    return n < 0 || (uint64_t)n > SIZE_MAX / sizeof(float) ? SIZE_MAX : (size_t)n * sizeof(float);
+}
+
+void *genc_scratch(genc_ctx *c, size_t bytes) { return step_alloc(c, bytes); }
 
 genc_tensor *genc_wrap(genc_ctx *c, float *data, int ndim, const int *shape) {
     GENC_ASSERT(ndim >= 1 && ndim <= GENC_MAX_DIMS, "tensor rank %d out of range", ndim);
-    genc_tensor *t = genc_arena_alloc(c->arena, sizeof *t);
+    for (int i = 0; i < ndim; i++) GENC_ASSERT(shape[i] > 0, "tensor dim %d is %d", i, shape[i]);
+    int64_t n = genc_shape_numel(ndim, shape);
+    if (n < 0) { /* the element count overflows: no memory could hold it */
+        char buf[96];
+        genc_set_error("out of memory: a tensor of shape %s has more elements than memory can hold "
+                       "(lower --batch or --seq)", dims_str(ndim, shape, buf, sizeof buf));
+        genc_out_of_memory();
+    }
+    genc_tensor *t = step_alloc(c, sizeof *t);
     memset(t, 0, sizeof *t);
     t->ndim = ndim;
-    for (int i = 0; i < ndim; i++) {
-        GENC_ASSERT(shape[i] > 0, "tensor dim %d is %d", i, shape[i]);
-        t->shape[i] = shape[i];
-    }
-    t->n = genc_shape_numel(ndim, shape);
+    for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
+    t->n = n;
     t->data = data;
     return t;
 }
 
 genc_tensor *genc_new(genc_ctx *c, int ndim, const int *shape) {
     genc_tensor *t = genc_wrap(c, NULL, ndim, shape);
-    t->data = genc_arena_alloc(c->arena, (size_t)t->n * sizeof(float));
+    t->data = step_alloc(c, float_bytes(t->n));
     return t;
 }
 
@@ -100,7 +138,7 @@ genc_tensor *genc_zeros(genc_ctx *c, int ndim, const int *shape) {
 
 float *genc_grad(genc_ctx *c, genc_tensor *t) {
     if (!t->grad) {
-        t->grad = genc_arena_alloc(c->arena, (size_t)t->n * sizeof(float));
+        t->grad = step_alloc(c, float_bytes(t->n));
         memset(t->grad, 0, (size_t)t->n * sizeof(float));
     }
     return t->grad;
@@ -118,8 +156,12 @@ genc_node *genc_record(genc_ctx *c, genc_backward_fn fn, genc_tensor *out, int n
     GENC_ASSERT(n_in <= GENC_NODE_MAX_IN, "op has %d inputs (max %d)", n_in, GENC_NODE_MAX_IN);
     if (c->n_nodes == c->cap_nodes) {
         int cap = c->cap_nodes ? c->cap_nodes * 2 : 1024;
-        genc_node *nn = realloc(c->nodes, (size_t)cap * sizeof *nn);
-        if (!nn) genc_fatal("tape: out of memory");
+        genc_node *nn = c->cap_nodes > (1 << 28) ? NULL : realloc(c->nodes, (size_t)cap * sizeof *nn);
+        if (!nn) {
+            genc_set_error("out of memory: the autograd tape of one step needs more than %d ops",
+                           c->cap_nodes);
+            genc_out_of_memory();
+        }
         c->nodes = nn;
         c->cap_nodes = cap;
     }
@@ -162,25 +204,55 @@ void genc_params_free(genc_params *ps) {
 }
 
 genc_tensor *genc_param_new(genc_params *ps, const char *name, int ndim, const int *shape) {
-    GENC_ASSERT(ndim >= 1 && ndim <= GENC_MAX_DIMS, "param %s: rank %d", name, ndim);
+    char dims[96];
+    if (ndim < 1 || ndim > GENC_MAX_DIMS) {
+        genc_set_error("parameter %s: rank %d outside [1, %d]", name, ndim, GENC_MAX_DIMS);
+        return NULL;
+    }
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] <= 0) {
+            genc_set_error("parameter %s: dim %d is %d", name, i, shape[i]);
+            return NULL;
+        }
+    int64_t n = genc_shape_numel(ndim, shape);
+    if (n < 0) {
+        genc_set_error("out of memory: parameter %s of shape %s has more elements than memory can "
+                       "hold", name, dims_str(ndim, shape, dims, sizeof dims));
+        return NULL;
+    }
     if (ps->n == ps->cap) {
         int cap = ps->cap ? ps->cap * 2 : 64;
-        genc_tensor **nl = realloc(ps->list, (size_t)cap * sizeof *nl);
-        if (!nl) genc_fatal("params: out of memory");
+        genc_tensor **nl = ps->cap > (1 << 28) ? NULL : realloc(ps->list, (size_t)cap * sizeof *nl);
+        if (!nl) {
+            genc_set_error("out of memory: too many parameters (%d)", ps->n);
+            return NULL;
+        }
         ps->list = nl;
         ps->cap = cap;
     }
     genc_tensor *p = calloc(1, sizeof *p);
-    if (!p) genc_fatal("params: out of memory");
+    char *nm = strdup(name);
+    float *data = p && nm ? genc_aligned_alloc(float_bytes(n)) : NULL;
+    float *grad = data ? genc_aligned_alloc(float_bytes(n)) : NULL;
+    if (!grad) { /* nothing registered: ps is as it was */
+        genc_aligned_free(data);
+        free(nm);
+        free(p);
+        genc_set_error("out of memory: %s (%s) needs %zu MiB with its gradient, and %zu MiB of "
+                       "genc's %zu MiB are in use (the limit is the physical memory or "
+                       "GENC_MEM_LIMIT)",
+                       name, dims_str(ndim, shape, dims, sizeof dims), 2 * genc_mib(float_bytes(n)),
+                       genc_mib(genc_mem_used()), genc_mib(genc_mem_limit()));
+        return NULL;
+    }
     p->ndim = ndim;
     for (int i = 0; i < ndim; i++) p->shape[i] = shape[i];
-    p->n = genc_shape_numel(ndim, shape);
-    p->data = genc_aligned_alloc((size_t)p->n * sizeof(float));
-    p->grad = genc_aligned_alloc((size_t)p->n * sizeof(float));
-    if (!p->data || !p->grad) genc_fatal("params: out of memory for %s", name);
+    p->n = n;
+    p->data = data;
+    p->grad = grad;
     p->requires_grad = 1;
     p->is_param = 1;
-    p->name = strdup(name);
+    p->name = nm;
     ps->list[ps->n++] = p;
     return p;
 }

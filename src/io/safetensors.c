@@ -57,18 +57,20 @@ static int str_ptr_cmp(const void *x, const void *y) {
 }
 
 /* Duplicate tensor names, found by sorting (a pairwise scan is quadratic, and a hostile header
- * may hold a million entries). Returns the repeated name or NULL. */
-static const char *find_duplicate(const genc_st_file *f) {
-    if (f->n_tensors < 2) return NULL;
+ * may hold a million entries). GENC_ERR with the message when a name repeats (or there is no
+ * memory to check). */
+static int check_duplicates(const genc_st_file *f) {
+    if (f->n_tensors < 2) return GENC_OK;
     const char **names = malloc(sizeof *names * (size_t)f->n_tensors);
-    if (!names) return NULL;
+    if (!names) return genc_set_error("out of memory checking %d tensor names", f->n_tensors);
     for (int i = 0; i < f->n_tensors; i++) names[i] = f->tensors[i].name;
     qsort(names, (size_t)f->n_tensors, sizeof *names, str_ptr_cmp);
     const char *dup = NULL;
     for (int i = 1; i < f->n_tensors && !dup; i++)
         if (strcmp(names[i - 1], names[i]) == 0) dup = names[i];
+    int rc = dup ? genc_set_error("tensor '%s' appears twice", dup) : GENC_OK;
     free(names);
-    return dup;
+    return rc;
 }
 
 /* Parse an already-owned buffer (takes ownership of buf). */
@@ -186,11 +188,7 @@ static int parse_owned(void *buf, size_t size, genc_st_file *f) {
         spans[f->n_tensors] = (span){b, e, t->name};
         f->n_tensors++;
     }
-    const char *dup = find_duplicate(f);
-    if (dup) {
-        genc_set_error("tensor '%s' appears twice", dup);
-        goto fail;
-    }
+    if (check_duplicates(f) != GENC_OK) goto fail;
     qsort(spans, (size_t)f->n_tensors, sizeof *spans, span_cmp);
     for (int i = 1; i < f->n_tensors; i++)
         if (spans[i].b < spans[i - 1].e) {
@@ -286,6 +284,16 @@ static int name_cmp(const void *x, const void *y) {
     return strcmp(a->name, b->name);
 }
 
+/* arr += [v]; 0 when out of memory */
+static int add_number(cJSON *arr, double v) {
+    cJSON *x = cJSON_CreateNumber(v);
+    if (!x || !arr || !cJSON_AddItemToArray(arr, x)) {
+        cJSON_Delete(x);
+        return 0;
+    }
+    return 1;
+}
+
 int genc_st_write(const char *path, const genc_st_entry *entries, int n, const genc_st_kv *meta,
                   int n_meta) {
     /* Data go in sorted-name order so the header's offsets increase with the names. */
@@ -293,29 +301,33 @@ int genc_st_write(const char *path, const genc_st_entry *entries, int n, const g
     if (!order) return genc_set_error("out of memory");
     for (int i = 0; i < n; i++) order[i] = &entries[i];
     qsort(order, (size_t)n, sizeof *order, name_cmp);
+    /* Every cJSON call can run out of memory; a header missing an entry would still parse,
+     * so each result is checked (ok) rather than writing a silently incomplete file. */
     cJSON *root = cJSON_CreateObject();
-    if (n_meta > 0) {
+    int ok = root != NULL;
+    if (ok && n_meta > 0) {
         cJSON *m = cJSON_AddObjectToObject(root, "__metadata__");
-        for (int i = 0; i < n_meta; i++) cJSON_AddStringToObject(m, meta[i].key, meta[i].value);
+        ok = m != NULL;
+        for (int i = 0; ok && i < n_meta; i++) ok = cJSON_AddStringToObject(m, meta[i].key, meta[i].value) != NULL;
     }
     uint64_t off = 0;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; ok && i < n; i++) {
         const genc_st_entry *e = order[i];
         cJSON *t = cJSON_AddObjectToObject(root, e->name);
-        cJSON_AddStringToObject(t, "dtype", genc_dtype_name(e->dtype));
-        cJSON *sh = cJSON_AddArrayToObject(t, "shape");
+        ok = t && cJSON_AddStringToObject(t, "dtype", genc_dtype_name(e->dtype));
+        cJSON *sh = ok ? cJSON_AddArrayToObject(t, "shape") : NULL;
+        ok = sh != NULL;
         uint64_t numel = 1;
         for (int k = 0; k < e->ndim; k++) {
-            cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)e->shape[k]));
+            ok = ok && add_number(sh, (double)e->shape[k]);
             numel *= (uint64_t)e->shape[k];
         }
         uint64_t nb = numel * genc_dtype_size(e->dtype);
-        cJSON *o = cJSON_AddArrayToObject(t, "data_offsets");
-        cJSON_AddItemToArray(o, cJSON_CreateNumber((double)off));
-        cJSON_AddItemToArray(o, cJSON_CreateNumber((double)(off + nb)));
+        cJSON *o = ok ? cJSON_AddArrayToObject(t, "data_offsets") : NULL;
+        ok = o && add_number(o, (double)off) && add_number(o, (double)(off + nb));
         off += nb;
     }
-    char *hjson = cJSON_PrintUnformatted(root);
+    char *hjson = ok ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
     if (!hjson) { free(order); return genc_set_error("out of memory"); }
     size_t hl = strlen(hjson), hpad = (8 - hl % 8) % 8;

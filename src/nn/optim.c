@@ -1,12 +1,13 @@
-/* AdamW (Loshchilov & Hutter), gradient clipping, learning-rate schedules. */
+/* AdamW (Loshchilov & Hutter) with a decayed and an undecayed parameter group, gradient
+ * clipping, the shared tail of a training step, learning-rate schedules. */
 #include "genc/nn.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-int genc_adamw_init(genc_adamw *o, genc_params *ps, float beta1, float beta2, float eps,
-                    float weight_decay) {
+int genc_adamw_init_groups(genc_adamw *o, genc_params *ps, float beta1, float beta2, float eps,
+                           float weight_decay, const uint8_t *decay) {
     memset(o, 0, sizeof *o);
     o->beta1 = beta1;
     o->beta2 = beta2;
@@ -20,11 +21,23 @@ int genc_adamw_init(genc_adamw *o, genc_params *ps, float beta1, float beta2, fl
     for (int i = 0; i < ps->n; i++) {
         o->m[i] = genc_aligned_alloc((size_t)ps->list[i]->n * sizeof(float));
         o->v[i] = genc_aligned_alloc((size_t)ps->list[i]->n * sizeof(float));
-        if (!o->m[i] || !o->v[i]) return genc_set_error("out of memory for the optimizer");
-        /* decay matrices (linear weights, embeddings); never biases or norm gains */
-        o->decay[i] = ps->list[i]->ndim >= 2;
+        if (!o->m[i] || !o->v[i]) return genc_wrap_error("optimizer state");
+        o->decay[i] = decay && decay[i];
     }
     return GENC_OK;
+}
+
+int genc_adamw_init(genc_adamw *o, genc_params *ps, float beta1, float beta2, float eps,
+                    float weight_decay) {
+    uint8_t *decay = malloc((size_t)(ps->n ? ps->n : 1));
+    if (!decay) {
+        memset(o, 0, sizeof *o);
+        return genc_set_error("out of memory for the optimizer");
+    }
+    for (int i = 0; i < ps->n; i++) decay[i] = ps->list[i]->ndim >= 2;
+    int rc = genc_adamw_init_groups(o, ps, beta1, beta2, eps, weight_decay, decay);
+    free(decay);
+    return rc;
 }
 
 void genc_adamw_free(genc_adamw *o) {
@@ -81,6 +94,24 @@ float genc_clip_grad_norm(genc_params *ps, float max_norm) {
         }
     }
     return norm;
+}
+
+/* "NaN", "+inf" or "-inf" (printf's "%g" may say "-nan") */
+static const char *nonfinite_name(float x) { return isnan(x) ? "NaN" : x > 0 ? "+inf" : "-inf"; }
+
+int genc_optim_step(genc_ctx *c, genc_tensor *loss, genc_adamw *o, float lr, float clip, float *grad_norm) {
+    float lv = loss->data[0];
+    if (!isfinite(lv)) return genc_set_error("the loss is %s", nonfinite_name(lv));
+    genc_backward(c, loss);
+    float gn = genc_clip_grad_norm(o->ps, clip);
+    if (grad_norm) *grad_norm = gn;
+    if (!isfinite(gn)) {
+        genc_params_zero_grad(o->ps);
+        return genc_set_error("the gradient norm is %s", nonfinite_name(gn));
+    }
+    genc_adamw_step(o, lr);
+    genc_params_zero_grad(o->ps);
+    return GENC_OK;
 }
 
 float genc_lr_at(const genc_lr_schedule *s, int64_t step) {

@@ -1,23 +1,31 @@
 /* Position encodings that are tables rather than ops: RoPE frequencies with the
- * context-extension scalings, and the sinusoidal absolute encoding. The rotation itself is
- * the op genc_rope; ALiBi and T5 biases live inside the attention kernel. */
+ * context-extension scalings, axial 2D RoPE angles, and the sinusoidal absolute encoding.
+ * The rotation itself is the op genc_rope; ALiBi and T5 biases live inside the attention
+ * kernel. */
 #include "genc/nn.h"
 
 #include <math.h>
 #include <string.h>
 
-static const char *POS_NAMES[] = {"none", "sinusoidal", "learned", "rope", "rope-half", "alibi", "t5"};
+static const char *POS_NAMES[GENC_POS_COUNT] = {"none", "sinusoidal", "learned", "rope", "rope-half", "alibi",
+                                                "t5", "rope2d", "rope2d-half", "learned2d"};
 static const char *SCALE_NAMES[] = {"none", "linear", "ntk", "dynamic-ntk", "yarn"};
 
-const char *genc_pos_name(genc_pos p) { return (unsigned)p < 7 ? POS_NAMES[p] : "?"; }
+const char *genc_pos_name(genc_pos p) { return (unsigned)p < GENC_POS_COUNT ? POS_NAMES[p] : "?"; }
 const char *genc_rope_scaling_name(genc_rope_scaling s) { return (unsigned)s < 5 ? SCALE_NAMES[s] : "?"; }
 
 int genc_pos_parse(const char *s, genc_pos *p) {
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < GENC_POS_COUNT; i++)
         if (strcmp(s, POS_NAMES[i]) == 0) { *p = (genc_pos)i; return GENC_OK; }
     return genc_set_error("unknown position encoding '%s' (choose none, sinusoidal, learned, "
-                          "rope, rope-half, alibi, t5)", s);
+                          "rope, rope-half, alibi, t5, rope2d, rope2d-half, learned2d)", s);
 }
+
+int genc_pos_is_rope(genc_pos p) {
+    return p == GENC_POS_ROPE || p == GENC_POS_ROPE_HALF || p == GENC_POS_ROPE2D || p == GENC_POS_ROPE2D_HALF;
+}
+
+int genc_pos_is_2d(genc_pos p) { return p == GENC_POS_ROPE2D || p == GENC_POS_ROPE2D_HALF || p == GENC_POS_LEARNED2D; }
 
 int genc_rope_scaling_parse(const char *s, genc_rope_scaling *out) {
     for (int i = 0; i < 5; i++)
@@ -80,6 +88,29 @@ void genc_rope_tables(const genc_rope_cfg *rc, int d, const int *pos, int offset
             double a = p * inv[i];
             cos_t[t * half + i] = (float)(cos(a) * ms);
             sin_t[t * half + i] = (float)(sin(a) * ms);
+        }
+    }
+}
+
+/* Axial 2D RoPE: pair k < d/4 by x·f_k, pair d/4 + k by y·f_k, f_k = 100^(−4k/d). Base 100
+ * rather than 1D RoPE's 10000: a patch grid is tens of positions wide, not thousands, so the
+ * slowest frequency still separates the far edges (Heo et al.). Prefix tokens: angle 0. */
+void genc_rope2d_tables(int d, int h, int w, int n_prefix, float *cos_t, float *sin_t) {
+    int half = d / 2, q = d / 4;
+    for (int t = 0; t < n_prefix; t++)
+        for (int i = 0; i < half; i++) {
+            cos_t[(int64_t)t * half + i] = 1.f;
+            sin_t[(int64_t)t * half + i] = 0.f;
+        }
+    for (int64_t p = 0; p < (int64_t)h * w; p++) {
+        double x = (double)(p % w), y = (double)(p / w);
+        float *cs = cos_t + (n_prefix + p) * half, *sn = sin_t + (n_prefix + p) * half;
+        for (int k = 0; k < q; k++) {
+            double f = pow(100.0, -4.0 * k / d);
+            cs[k] = (float)cos(x * f);
+            sn[k] = (float)sin(x * f);
+            cs[q + k] = (float)cos(y * f);
+            sn[q + k] = (float)sin(y * f);
         }
     }
 }

@@ -332,28 +332,48 @@ static void pack_rows(float *dst, const float *src, int64_t ld, int n, int rows_
 
 /* dst[i·ldd + 0:16] = column i of the 16×16 block src (rows ld apart): in registers, in four
  * stages that each swap the off-diagonal s×s sub-blocks (s = 8, 4, 2, 1) of every 2s×2s
- * block. Two-source shuffles become single vpermt2ps instructions on AVX-512. */
+ * block. Two-source shuffles become single vpermt2ps instructions on AVX-512.
+ * __builtin_shufflevector (constant indices) is understood by clang and by GCC from 12 on;
+ * older GCC only has __builtin_shuffle, which takes the indices as a vector. */
+#if defined(__clang__) || __GNUC__ >= 12
+#define SHUF(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
 typedef int vi __attribute__((vector_size(64)));
+#define SHUF(a, b, ...) __builtin_shuffle(a, b, (vi){__VA_ARGS__})
+#endif
 static inline void transpose16(float *dst, int64_t ldd, const float *src, int64_t ld) {
     vf r[16];
     for (int i = 0; i < 16; i++) r[i] = vload(src + i * ld);
-#define STAGE(s, lo, hi)                                                                  \
+#define STAGE(s, LO, HI)                                                                  \
     for (int i = 0; i < 16; i++)                                                          \
         if (!(i & (s))) {                                                                 \
             vf a = r[i], b = r[i + (s)];                                                  \
-            r[i] = __builtin_shuffle(a, b, lo);                                           \
-            r[i + (s)] = __builtin_shuffle(a, b, hi);                                     \
+            r[i] = SHUF(a, b, LO);                                                        \
+            r[i + (s)] = SHUF(a, b, HI);                                                  \
         }
-    /* lo[c] = c has bit s clear ? a[c] : b[c − s];  hi[c] = bit clear ? a[c + s] : b[c] */
-    STAGE(8, ((vi){0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23}),
-          ((vi){8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31}))
-    STAGE(4, ((vi){0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27}),
-          ((vi){4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31}))
-    STAGE(2, ((vi){0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29}),
-          ((vi){2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31}))
-    STAGE(1, ((vi){0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30}),
-          ((vi){1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31}))
+    /* LO[c] = c has bit s clear ? a[c] : b[c − s];  HI[c] = bit clear ? a[c + s] : b[c]
+     * (index 16 + j picks b[j]) */
+#define S8_LO 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
+#define S8_HI 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
+#define S4_LO 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27
+#define S4_HI 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31
+#define S2_LO 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29
+#define S2_HI 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31
+#define S1_LO 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30
+#define S1_HI 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31
+    STAGE(8, S8_LO, S8_HI)
+    STAGE(4, S4_LO, S4_HI)
+    STAGE(2, S2_LO, S2_HI)
+    STAGE(1, S1_LO, S1_HI)
 #undef STAGE
+#undef S8_LO
+#undef S8_HI
+#undef S4_LO
+#undef S4_HI
+#undef S2_LO
+#undef S2_HI
+#undef S1_LO
+#undef S1_HI
     for (int i = 0; i < 16; i++) vstore(dst + i * ldd, r[i]);
 }
 
@@ -417,7 +437,7 @@ static void pack_head_kv(head_ops *hd, float *buf, const attn_plan *pl, const fl
 
 /* Head-major (one head per work item) keeps all threads busy when heads divide evenly. */
 static int head_major(const attn_plan *pl, int nthr) {
-    int bh = pl->B * pl->H;
+    int64_t bh = (int64_t)pl->B * pl->H;
     return nthr == 1 || bh % nthr == 0 || bh >= 4 * nthr;
 }
 
@@ -489,7 +509,8 @@ static void fwd_tile(const attn_plan *pl, const head_ops *hd, int b, int h, int 
 
 static void attention_forward(genc_ctx *c, const attn_plan *pl, const float *q, const float *k,
                               const float *v, float *out, float *lse) {
-    int nthr = omp_get_max_threads(), BHn = pl->B * pl->H, hm = head_major(pl, nthr);
+    int nthr = omp_get_max_threads(), hm = head_major(pl, nthr);
+    int64_t BHn = (int64_t)pl->B * pl->H;
     size_t tile = (size_t)(2 * BQ * pl->Dp + BQ * BK + 3 * BQ), kvf = head_kv_floats(pl, 0);
     float *tbuf = genc_scratch(c, (size_t)nthr * tile * sizeof(float));
     /* head-major: per-thread packing space; else packed once for all heads */
@@ -501,21 +522,22 @@ static void attention_forward(genc_ctx *c, const attn_plan *pl, const float *q, 
         float *tb = tbuf + (size_t)tid * tile;
         if (hm) {
 #pragma omp for schedule(dynamic, 1)
-            for (int bh = 0; bh < BHn; bh++) {
-                int b = bh / pl->H, h = bh % pl->H;
+            for (int64_t bh = 0; bh < BHn; bh++) {
+                int b = (int)(bh / pl->H), h = (int)(bh % pl->H);
                 head_ops hd;
                 pack_head_kv(&hd, kv + (size_t)tid * kvf, pl, k, v, b, h, 0);
                 for (int qt = pl->nqt - 1; qt >= 0; qt--) fwd_tile(pl, &hd, b, h, qt, q, out, lse, tb);
             }
         } else {
 #pragma omp for schedule(static)
-            for (int bh = 0; bh < BHn; bh++)
-                pack_head_kv(&hds[bh], kv + (size_t)bh * kvf, pl, k, v, bh / pl->H, bh % pl->H, 0);
+            for (int64_t bh = 0; bh < BHn; bh++)
+                pack_head_kv(&hds[bh], kv + (size_t)bh * kvf, pl, k, v, (int)(bh / pl->H), (int)(bh % pl->H), 0);
             /* heaviest query tiles (the last ones under a causal mask) first */
 #pragma omp for schedule(dynamic, 1)
-            for (int w = 0; w < BHn * pl->nqt; w++) {
-                int qt = pl->nqt - 1 - w / BHn, bh = w % BHn;
-                fwd_tile(pl, &hds[bh], bh / pl->H, bh % pl->H, qt, q, out, lse, tb);
+            for (int64_t w = 0; w < BHn * pl->nqt; w++) {
+                int qt = pl->nqt - 1 - (int)(w / BHn);
+                int64_t bh = w % BHn;
+                fwd_tile(pl, &hds[bh], (int)(bh / pl->H), (int)(bh % pl->H), qt, q, out, lse, tb);
             }
         }
     }
@@ -639,7 +661,8 @@ static void attention_backward(genc_ctx *c, genc_node *nd) {
     const attn_plan *pl = &sv->pl;
     genc_tensor *q = nd->in[0], *k = nd->in[1], *v = nd->in[2], *t5 = nd->in[3];
     const float *dout = nd->out->grad, *out = nd->out->data;
-    int H = pl->H, Dp = pl->Dp, TqP = pl->nqt * BQ, BHn = pl->B * H;
+    int H = pl->H, Dp = pl->Dp, TqP = pl->nqt * BQ;
+    int64_t BHn = (int64_t)pl->B * H;
     int need_t5 = t5 && t5->requires_grad;
     int need_kv = k->requires_grad || v->requires_grad || need_t5;
     float *gq = q->requires_grad ? genc_grad(c, q) : NULL, *gk = k->requires_grad ? genc_grad(c, k) : NULL;
@@ -666,8 +689,8 @@ static void attention_backward(genc_ctx *c, genc_node *nd) {
         if (hm) {
             /* one head per item: dQ of the whole head accumulates in buf.dQ, no races */
 #pragma omp for schedule(dynamic, 1)
-            for (int bh = 0; bh < BHn; bh++) {
-                int b = bh / H, h = bh % H;
+            for (int64_t bh = 0; bh < BHn; bh++) {
+                int b = (int)(bh / H), h = (int)(bh % H);
                 head_ops *hd = &hds[tid];
                 float *p = pk + (size_t)tid * (qf + kvf);
                 pack_head_q(hd, p, pl, q->data, out, dout, sv->lse, b, h);
@@ -681,23 +704,26 @@ static void attention_backward(genc_ctx *c, genc_node *nd) {
             /* few heads: pack every head once, then a pass over key tiles (dK, dV, d bias)
              * and a pass over query tiles (dQ); each redoes S and dP for its own tiles */
 #pragma omp for schedule(static)
-            for (int bh = 0; bh < BHn; bh++) {
+            for (int64_t bh = 0; bh < BHn; bh++) {
                 float *p = pk + (size_t)bh * (qf + kvf);
-                pack_head_q(&hds[bh], p, pl, q->data, out, dout, sv->lse, bh / H, bh % H);
-                pack_head_kv(&hds[bh], p + qf, pl, k->data, v->data, bh / H, bh % H, 1);
+                int b = (int)(bh / H), h = (int)(bh % H);
+                pack_head_q(&hds[bh], p, pl, q->data, out, dout, sv->lse, b, h);
+                pack_head_kv(&hds[bh], p + qf, pl, k->data, v->data, b, h, 1);
             }
             if (need_kv) {
 #pragma omp for schedule(dynamic, 1)
-                for (int w = 0; w < BHn * pl->nkt; w++) {
-                    int bh = w / pl->nkt, kt = w % pl->nkt;
-                    bwd_key_tile(pl, &hds[bh], bh / H, bh % H, kt, &buf, gk, gv, NULL);
+                for (int64_t w = 0; w < BHn * pl->nkt; w++) {
+                    int64_t bh = w / pl->nkt;
+                    int kt = (int)(w % pl->nkt);
+                    bwd_key_tile(pl, &hds[bh], (int)(bh / H), (int)(bh % H), kt, &buf, gk, gv, NULL);
                 }
             }
             if (gq) {
                 buf.t5g = NULL;
 #pragma omp for schedule(dynamic, 1)
-                for (int w = 0; w < BHn * pl->nqt; w++) {
-                    int qt = pl->nqt - 1 - w / BHn, bh = w % BHn, b = bh / H, h = bh % H;
+                for (int64_t w = 0; w < BHn * pl->nqt; w++) {
+                    int64_t bh = w % BHn;
+                    int qt = pl->nqt - 1 - (int)(w / BHn), b = (int)(bh / H), h = (int)(bh % H);
                     int i0 = qt * BQ, nq = min_i(pl->Tq - i0, BQ);
                     int nkt = (key_end(pl, i0, nq) + BK - 1) / BK;
                     memset(buf.dQ, 0, (size_t)BQ * Dp * sizeof(float));

@@ -17,15 +17,26 @@ static void gemm(int ta, int tb, int M, int N, int K, const float *A, const floa
                 N, K, 1.0f, A, ta ? M : K, B, tb ? K : N, beta, C, N);
 }
 
-/* ---------------------------------------------------------------- linear */
+/* ---------------------------------------------------------------- linear
+ * x may have more rows than CBLAS's int can count (rows = all leading dims): the products
+ * then run over blocks of GEMM_ROWS rows. One block in every ordinary case. */
+#define GEMM_ROWS ((int64_t)1 << 30)
+
+static int block_rows(int64_t M, int64_t r0) { return (int)(M - r0 < GEMM_ROWS ? M - r0 : GEMM_ROWS); }
 
 /* y = x·Wᵀ + b  ⇒  dx += dy·W,  dW += dyᵀ·x,  db += Σ_rows dy */
 static void linear_backward(genc_ctx *c, genc_node *nd) {
     genc_tensor *x = nd->in[0], *W = nd->in[1], *b = nd->in[2];
     const float *dy = nd->out->grad;
-    int M = (int)genc_rows(x), K = genc_dim(x, -1), N = W->shape[0];
-    if (x->requires_grad) gemm(0, 0, M, K, N, dy, W->data, 1.0f, genc_grad(c, x));
-    if (W->requires_grad) gemm(1, 0, N, K, M, dy, x->data, 1.0f, genc_grad(c, W));
+    int64_t M = genc_rows(x);
+    int K = genc_dim(x, -1), N = W->shape[0];
+    float *gx = x->requires_grad ? genc_grad(c, x) : NULL;
+    float *gw = W->requires_grad ? genc_grad(c, W) : NULL;
+    for (int64_t r0 = 0; r0 < M; r0 += GEMM_ROWS) {
+        int m = block_rows(M, r0);
+        if (gx) gemm(0, 0, m, K, N, dy + r0 * N, W->data, 1.0f, gx + r0 * K);
+        if (gw) gemm(1, 0, N, K, m, dy + r0 * N, x->data + r0 * K, 1.0f, gw);
+    }
     if (b && b->requires_grad) genc_colsum_add(dy, NULL, M, N, genc_grad(c, b), 1.0f);
 }
 
@@ -47,7 +58,9 @@ genc_tensor *genc_linear(genc_ctx *c, genc_tensor *x, genc_tensor *W, genc_tenso
 #pragma omp parallel for schedule(static) if (M * N > 65536)
         for (int64_t r = 0; r < M; r++) memcpy(y->data + r * N, b->data, (size_t)N * sizeof(float));
     }
-    gemm(0, 1, (int)M, N, K, x->data, W->data, b ? 1.0f : 0.0f, y->data);
+    for (int64_t r0 = 0; r0 < M; r0 += GEMM_ROWS)
+        gemm(0, 1, block_rows(M, r0), N, K, x->data + r0 * K, W->data, b ? 1.0f : 0.0f,
+             y->data + r0 * N);
     genc_record(c, linear_backward, y, 3, (genc_tensor *[]){x, W, b});
     return y;
 }

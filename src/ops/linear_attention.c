@@ -197,8 +197,8 @@ static void la_backward(genc_ctx *c, genc_node *nd) {
     size_t per = la_scratch_floats(s);
     float *scratch = genc_scratch(c, (size_t)omp_get_max_threads() * per * sizeof(float));
 #pragma omp parallel for schedule(dynamic, 1) if ((int64_t)s->B * s->H * s->T * s->Dh * s->Dh > (1 << 18))
-    for (int bh = 0; bh < s->B * s->H; bh++)
-        la_backward_head(s, q, k, v, nd->out->data, nd->out->grad, gq, gk, gv, bh / s->H, bh % s->H,
+    for (int64_t bh = 0; bh < (int64_t)s->B * s->H; bh++)
+        la_backward_head(s, q, k, v, nd->out->data, nd->out->grad, gq, gk, gv, (int)(bh / s->H), (int)(bh % s->H),
                          scratch + (size_t)omp_get_thread_num() * per);
 }
 
@@ -215,8 +215,8 @@ genc_tensor *genc_linear_attention_rope(genc_ctx *c, genc_tensor *q, genc_tensor
     size_t per = la_scratch_floats(s);
     float *scratch = genc_scratch(c, (size_t)omp_get_max_threads() * per * sizeof(float));
 #pragma omp parallel for schedule(dynamic, 1) if ((int64_t)s->B * s->H * s->T * s->Dh * s->Dh > (1 << 18))
-    for (int bh = 0; bh < s->B * s->H; bh++)
-        la_forward_head(s, q->data, k->data, v->data, out->data, bh / s->H, bh % s->H,
+    for (int64_t bh = 0; bh < (int64_t)s->B * s->H; bh++)
+        la_forward_head(s, q->data, k->data, v->data, out->data, (int)(bh / s->H), (int)(bh % s->H),
                         scratch + (size_t)omp_get_thread_num() * per);
     genc_node *nd = genc_record(c, la_backward, out, 3, (genc_tensor *[]){q, k, v});
     if (nd) nd->saved = s;

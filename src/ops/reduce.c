@@ -7,6 +7,7 @@
 
 #include "broadcast.h"
 #include "fastmath.h"
+#include "rowstats.h"
 
 #include <math.h>
 
@@ -101,9 +102,7 @@ static void axis_max(const float *x, axis_view v, float *m, int32_t *idx) {
         float *mo = m + o * v.inner + j0;
         int32_t *io = idx + o * v.inner + j0;
         if (v.inner == 1) {
-            float mx = base[0];
-#pragma omp simd reduction(max : mx)
-            for (int64_t l = 0; l < v.L; l++) mx = base[l] > mx ? base[l] : mx;
+            float mx = genc_row_max(base, v.L);
             int64_t l = 0;
             while (l < v.L - 1 && base[l] != mx) l++;
             mo[0] = base[l];

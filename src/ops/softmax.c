@@ -7,17 +7,11 @@
 #include "genc/ops.h"
 
 #include "fastmath.h"
+#include "rowstats.h"
 
 #include <math.h>
 
 #define PAR_MIN 16384
-
-static float row_max(const float *x, int V) {
-    float m = x[0];
-#pragma omp simd reduction(max : m)
-    for (int j = 1; j < V; j++) m = x[j] > m ? x[j] : m;
-    return m;
-}
 
 /* Σ_j e^{x_j − m}, also storing the terms in y when y is not NULL. Blocks of 256 terms are
  * summed in float (16 terms per vector lane) and the block sums in double: gcc does not
@@ -47,7 +41,7 @@ static double row_sumexp(const float *x, int V, float m, float *y) {
 
 /* log Σ_j e^{x_j}, computed as max + log Σ e^{x − max} */
 static float row_logsumexp(const float *x, int V) {
-    float m = row_max(x, V);
+    float m = genc_row_max(x, V);
     return m + (float)log(row_sumexp(x, V, m, NULL));
 }
 
@@ -82,7 +76,7 @@ genc_tensor *genc_softmax(genc_ctx *c, genc_tensor *x) {
     for (int64_t r = 0; r < R; r++) {
         const float *xr = x->data + r * V;
         float *y = out->data + r * V;
-        float inv = (float)(1.0 / row_sumexp(xr, V, row_max(xr, V), y));
+        float inv = (float)(1.0 / row_sumexp(xr, V, genc_row_max(xr, V), y));
 #pragma omp simd
         for (int j = 0; j < V; j++) y[j] *= inv;
     }
@@ -176,7 +170,7 @@ genc_tensor *genc_cross_entropy(genc_ctx *c, genc_tensor *logits, const int32_t 
         GENC_ASSERT(t >= 0 && t < V, "cross_entropy: target %d of row %lld outside [0, %d)", t,
                     (long long)r, V);
         const float *xr = logits->data + r * V;
-        float m = row_max(xr, V);
+        float m = genc_row_max(xr, V);
         double l = m + log(row_sumexp(xr, V, m, NULL)); /* in double: the loss keeps digits */
         double ce = l - xr[t];
         if (eps != 0) {

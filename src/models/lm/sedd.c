@@ -224,7 +224,7 @@ genc_tensor *genc_sedd_dse(genc_ctx *c, genc_sedd_graph g, genc_tensor *out, con
  * one network pass, and the weighted DSE normalised by the B·T positions. */
 static genc_tensor *dse_sample(genc_ctx *c, genc_lm *lm, const int32_t *x0, int B, int T, genc_rng *r,
                                double lo, double hi, double *per_seq) {
-    GENC_ASSERT(lm->model.cfg.time_cond, "SEDD models condition on the noise level (time_cond = 1)");
+    GENC_ASSERT(lm->model.cfg.cond == GENC_COND_ADD, "SEDD models condition on the noise level (cond = add)");
     genc_sedd_graph g = genc_sedd_graph_of(lm->train.objective);
     int n = B * T;
     float *sigma = genc_scratch(c, sizeof(float) * (size_t)B), *weight = genc_scratch(c, sizeof(float) * (size_t)B);
@@ -244,7 +244,7 @@ static genc_tensor *dse_sample(genc_ctx *c, genc_lm *lm, const int32_t *x0, int 
     }
     genc_tf_run run = {0};
     run.bidirectional = 1;
-    run.time = sigma;
+    run.cond = genc_time_embed_m_fwd(c, &lm->time_emb, sigma, B);
     genc_tensor *out = genc_transformer_forward(c, &lm->model, xt, B, T, &run);
     return genc_sedd_dse(c, g, out, x0c, xt, sigma, weight, B, T, (float)n, per_seq);
 }

@@ -11,8 +11,9 @@
  *    over the N states, i.e. y → x at rate 1/N for every x ≠ y.
  *  - Noise. Absorbing: log-linear σ̄(t) = −log(1 − (1−ε)t), ε = 1e-3, so a token is masked
  *    with probability 1 − e^{−σ̄} = (1−ε)t. Uniform: geometric σ̄(t) = σ_min^{1−t} σ_max^t.
- *  - Network. It sees x_t and the level σ̄(t) (genc_tf_run.time; the time embedding is
- *    sinusoidal in σ̄, as in SEDD). Its output o[y] gives the log-score
+ *  - Network. It sees x_t and the level σ̄(t): lm->time_emb embeds σ̄ (sinusoidal features, as
+ *    in SEDD, then an MLP) and the backbone adds that vector to every token (genc_tf_run.cond,
+ *    cond = add). Its output o[y] gives the log-score
  *    ℓ_y = log s_θ(x_t)_y ≈ log p_t(x_t with y here)/p_t(x_t) through ℓ_y = o[y] + c(σ̄):
  *    absorbing uses SEDD's scaling c = log r − log N, r = 1/(e^σ̄ − 1), so that an untrained
  *    network (o ≈ 0) already has Σ_y s_y = r, the exact total; uniform uses c = 0. The score of

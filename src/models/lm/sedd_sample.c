@@ -83,7 +83,7 @@ int genc_sedd_sample_canvas(genc_lm *lm, const char *prompt, const genc_lm_sampl
     const genc_tf_config *cfg = &lm->model.cfg;
     if (!prompt) prompt = "";
     genc_sedd_graph g = genc_sedd_graph_of(lm->train.objective);
-    if (!cfg->time_cond) return genc_set_error("this model has no noise-level input (time_cond): not a SEDD model");
+    if (cfg->cond != GENC_COND_ADD) return genc_set_error("this model has no noise-level input (cond = add): not a SEDD model");
     if (o->cfg != 0) return genc_set_error("--cfg is not available for SEDD models");
     if (o->block > 0 && o->block != o->len)
         return genc_set_error("--block: SEDD samplers update the whole canvas at once; leave --block out");
@@ -119,7 +119,6 @@ int genc_sedd_sample_canvas(genc_lm *lm, const char *prompt, const genc_lm_sampl
     int prev = genc_no_grad(c);
     genc_tf_run run = {0};
     run.bidirectional = 1;
-    run.time = time;
     for (int k = 0; k <= steps; k++) {
         int last = k == steps; /* the denoising step */
         double t = 1.0 - (1.0 - GENC_SEDD_T_END) * k / steps, sig = genc_sedd_sigma(g, t);
@@ -129,6 +128,7 @@ int genc_sedd_sample_canvas(genc_lm *lm, const char *prompt, const genc_lm_sampl
         if (!any) continue; /* absorbing: nothing left to unmask */
         for (int b = 0; b < B; b++) time[b] = (float)sig;
         genc_ctx_reset(c);
+        run.cond = genc_time_embed_m_fwd(c, &lm->time_emb, time, B);
         genc_tensor *logits = genc_transformer_forward(c, &lm->model, ids, B, total, &run);
         genc_rng_fill_uniform(&rng, u, (int64_t)B * L);
         for (int b = 0; b < B; b++)

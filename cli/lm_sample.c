@@ -1,17 +1,12 @@
-/* genc sample DIR: generated text on stdout. */
-#include "cli.h"
+/* genc sample of an lm checkpoint: generated text on stdout. */
+#include "lm_cli.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "genc/lm.h"
-
-static const char *HELP =
-    "usage: genc sample DIR|FILE [--prompt TEXT] [--len N] [--n K] [--temperature X]\n"
-    "                            [--top-k K] [--top-p P] [--seed S] [--no-stop]\n"
-    "\n"
-    "Generate text from a trained language model (autoregressive, with a KV cache).\n"
+const char LM_SAMPLE_HELP[] =
+    "  Generate text (autoregressive models: with a KV cache).\n"
     "\n"
     "  --prompt TEXT      text to continue (default: empty, i.e. a new document)\n"
     "  --len N            bytes to generate per sample (default 200)\n"
@@ -31,15 +26,12 @@ static const char *HELP =
     "  --sampler S        llada (default for masked models), ddpm-cache, first-hitting,\n"
     "                     euler, tau-leaping (default for SEDD)\n";
 
-int cmd_sample(int argc, char **argv) {
-    if (wants_help(argc, argv)) return show_help(HELP);
-    if (argc < 1 || argv[0][0] == '-') return usage_error("sample needs a run folder or checkpoint: genc sample DIR (see --help)");
-    const char *dir = argv[0];
+int lm_sample(genc_st_file *f, const char *dir, int argc, char **argv) {
     genc_lm_sample_opts o = {200, 1, 0.8f, 0, 1.0f, 1, 1, 0, 0, GENC_REMASK_LOW_CONFIDENCE, 0.f, GENC_SAMPLER_DEFAULT};
     const char *prompt = "";
-    args a = {argc, 1, argv, 0};
+    args a = {argc, 0, argv, 0};
     while (a.i < a.argc && !a.bad) {
-        if (flag(&a, "--help") || flag(&a, "-h")) return show_help(HELP);
+        if (flag(&a, "--help") || flag(&a, "-h")) return show_help(LM_SAMPLE_HELP);
         else if (flag(&a, "--prompt")) prompt = val_str(&a, "--prompt");
         else if (flag(&a, "--len")) o.len = val_int(&a, "--len", 1, 1 << 20);
         else if (flag(&a, "--n")) o.n = val_int(&a, "--n", 1, 1024);
@@ -65,7 +57,7 @@ int cmd_sample(int argc, char **argv) {
     }
     if (a.bad) return EXIT_USAGE;
     genc_lm lm;
-    if (genc_lm_load(dir, &lm, 0)) return runtime_error("%s", genc_error());
+    if (lm_open(f, dir, &lm)) return EXIT_RUNTIME;
     if (genc_lm_sample_validate(&lm, prompt, &o)) {
         genc_lm_free(&lm);
         return usage_error("%s", genc_error());

@@ -1,18 +1,13 @@
-/* genc eval DIR: bits per character on held-out text. */
-#include "cli.h"
+/* genc eval of an lm checkpoint: bits per character on held-out text. */
+#include "lm_cli.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "genc/lm.h"
-
-static const char *HELP =
-    "usage: genc eval DIR|FILE [--data PATH] [--seq T] [--batch B] [--json]\n"
-    "\n"
-    "Bits per character (byte) of a trained language model. Without --data: the held-out split\n"
-    "of the corpus the model was trained on (the default corpus unless training used --data).\n"
-    "With --data: all of the given text file or folder.\n"
+const char LM_EVAL_HELP[] =
+    "  Bits per character (byte). Without --data: the held-out split of the corpus the model\n"
+    "  was trained on; with --data: all of the given text file or folder.\n"
     "\n"
     "  --seq T      context length of the evaluation windows (default: the training length)\n"
     "  --batch B    windows per forward pass (default 8)\n"
@@ -27,17 +22,15 @@ static const char *HELP =
     "               {\"bpc\", \"bpc_stderr\", \"mc\", \"nats\", \"tokens\", \"bytes\",\n"
     "                \"seconds\", \"seq\", \"step\", \"objective\"}\n";
 
-int cmd_eval(int argc, char **argv) {
-    if (wants_help(argc, argv)) return show_help(HELP);
-    if (argc < 1 || argv[0][0] == '-') return usage_error("eval needs a run folder or checkpoint: genc eval DIR (see --help)");
-    const char *dir = argv[0], *data = NULL;
+int lm_eval(genc_st_file *f, const char *dir, int argc, char **argv) {
+    const char *data = NULL;
     int seq = 0, batch = 8, json = 0, scaling_given = 0, mc = 4;
     uint64_t seed = 1;
     genc_rope_scaling scaling = GENC_ROPE_SCALE_NONE;
     double factor = 0;
-    args a = {argc, 1, argv, 0};
+    args a = {argc, 0, argv, 0};
     while (a.i < a.argc && !a.bad) {
-        if (flag(&a, "--help") || flag(&a, "-h")) return show_help(HELP);
+        if (flag(&a, "--help") || flag(&a, "-h")) return show_help(LM_EVAL_HELP);
         else if (flag(&a, "--data")) data = val_str(&a, "--data");
         else if (flag(&a, "--seq")) seq = val_int(&a, "--seq", 1, 1 << 20);
         else if (flag(&a, "--batch")) batch = val_int(&a, "--batch", 1, 4096);
@@ -53,7 +46,7 @@ int cmd_eval(int argc, char **argv) {
     }
     if (a.bad) return EXIT_USAGE;
     genc_lm lm;
-    if (genc_lm_load(dir, &lm, 0)) return runtime_error("%s", genc_error());
+    if (lm_open(f, dir, &lm)) return EXIT_RUNTIME;
     if (seq == 0) seq = lm.train.seq;
     if (scaling_given || factor > 0) {
         genc_rope_cfg *rc = &lm.model.cfg.rope;

@@ -1,0 +1,24 @@
+/* The table of model families the command line knows. A new family adds its entry here. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+extern const cli_family LM_FAMILY;
+
+const cli_family *const FAMILIES[] = {&LM_FAMILY};
+const int N_FAMILIES = (int)(sizeof FAMILIES / sizeof FAMILIES[0]);
+
+const cli_family *family_find(const char *name) {
+    for (int i = 0; i < N_FAMILIES; i++)
+        if (strcmp(FAMILIES[i]->name, name) == 0) return FAMILIES[i];
+    return NULL;
+}
+
+const char *family_names(char *buf, size_t cap) {
+    size_t o = 0;
+    buf[0] = 0;
+    for (int i = 0; i < N_FAMILIES && o < cap; i++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s%s", i ? ", " : "", FAMILIES[i]->name);
+    return buf;
+}

@@ -1,0 +1,46 @@
+/* Exponential moving average of the weights (Polyak averaging as used by DDPM, EDM and most
+ * diffusion and image models): a second copy of every parameter that trails the trained one,
+ *   w_ema ← d·w_ema + (1 − d)·w     after every optimizer step,
+ * starting from the initial weights. Evaluation and sampling use it when a checkpoint has it. */
+#include "genc/nn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int genc_ema_init(genc_ema *e, const genc_params *ps, float decay) {
+    memset(e, 0, sizeof *e);
+    if (!(decay > 0.f && decay < 1.f)) return genc_set_error("EMA decay %g must be in (0, 1)", decay);
+    e->w = calloc((size_t)(ps->n ? ps->n : 1), sizeof *e->w);
+    if (!e->w) return genc_set_error("out of memory for the EMA weights");
+    e->ps = ps;
+    e->decay = decay;
+    for (int i = 0; i < ps->n; i++) {
+        size_t bytes = (size_t)ps->list[i]->n * sizeof(float);
+        e->w[i] = genc_aligned_alloc(bytes);
+        if (!e->w[i]) {
+            genc_ema_free(e);
+            return genc_wrap_error("EMA weights");
+        }
+        memcpy(e->w[i], ps->list[i]->data, bytes);
+    }
+    return GENC_OK;
+}
+
+void genc_ema_update(genc_ema *e) {
+    if (!e->w) return;
+    const float d = e->decay, k = 1.0f - e->decay;
+    for (int i = 0; i < e->ps->n; i++) {
+        float *w = e->w[i];
+        const float *p = e->ps->list[i]->data;
+        int64_t n = e->ps->list[i]->n;
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+        for (int64_t j = 0; j < n; j++) w[j] = d * w[j] + k * p[j];
+    }
+}
+
+void genc_ema_free(genc_ema *e) {
+    if (e->w && e->ps)
+        for (int i = 0; i < e->ps->n; i++) genc_aligned_free(e->w[i]);
+    free(e->w);
+    memset(e, 0, sizeof *e);
+}

@@ -1,0 +1,214 @@
+/* The trainer's state and one step: the shared run configuration and its JSON, AdamW with the
+ * family's decay groups, the EMA, the three RNG streams, save and exact resume. The loop that
+ * drives it (budget, progress, metrics, signals) is train_run.c. */
+#include "genc/train.h"
+
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/json_get.h"
+
+void genc_train_cfg_default(genc_train_cfg *t) {
+    memset(t, 0, sizeof *t);
+    t->batch = 8;
+    t->steps = 2000;
+    t->warmup = 100;
+    t->lr = 2e-3f;
+    t->min_lr = 2e-4f;
+    t->schedule = GENC_LR_COSINE;
+    t->weight_decay = 0.1f;
+    t->clip = 1.0f;
+    t->beta1 = 0.9f;
+    t->beta2 = 0.95f;
+    t->eps = 1e-8f;
+    t->seed = 1;
+    t->ema = 0.f;
+}
+
+#define MAX_STEPS 1e12 /* --steps' upper bound: exactly representable in JSON */
+
+int genc_train_cfg_validate(const genc_train_cfg *t) {
+    if (t->batch < 1 || t->batch > 65536) return genc_set_error("--batch %d out of range [1, 65536]", t->batch);
+    if (t->steps < 1 || t->steps > (int64_t)MAX_STEPS) return genc_set_error("--steps must be in [1, 1e12]");
+    if (t->warmup < 0 || t->warmup > (int64_t)MAX_STEPS) return genc_set_error("--warmup must be in [0, 1e12]");
+    if (!(t->lr > 0 && t->lr < 10)) return genc_set_error("--lr %g must be in (0, 10)", t->lr);
+    if (!(t->min_lr >= 0 && t->min_lr <= t->lr)) return genc_set_error("--min-lr %g must be in [0, lr]", t->min_lr);
+    if (t->schedule != GENC_LR_COSINE && t->schedule != GENC_LR_CONSTANT) return genc_set_error("unknown schedule");
+    if (!(t->weight_decay >= 0 && t->weight_decay < 10)) return genc_set_error("--weight-decay %g out of range [0, 10)", t->weight_decay);
+    if (!(t->clip >= 0 && t->clip <= 1e9f)) return genc_set_error("--clip %g must be in [0, 1e9] (0 disables)", t->clip);
+    if (!(t->beta1 >= 0 && t->beta1 < 1 && t->beta2 >= 0 && t->beta2 < 1)) return genc_set_error("betas must be in [0, 1)");
+    if (!(t->eps > 0 && t->eps < 1)) return genc_set_error("AdamW eps %g must be in (0, 1)", t->eps);
+    if (!(t->ema >= 0 && t->ema < 1)) return genc_set_error("--ema %g must be in [0, 1) (0: no EMA)", t->ema);
+    return GENC_OK;
+}
+
+/* "train": the family's keys, then the shared ones (malloc'd string). */
+static char *train_json(const genc_train_cfg *t, const genc_train_family *fam) {
+    char *fj = fam->train_json ? fam->train_json(fam->self) : NULL;
+    cJSON *o = fj ? cJSON_Parse(fj) : NULL;
+    free(fj);
+    if (!cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        o = cJSON_CreateObject();
+    }
+    char seed[32];
+    snprintf(seed, sizeof seed, "%" PRIu64, t->seed);
+    cJSON_AddNumberToObject(o, "batch", t->batch);
+    cJSON_AddNumberToObject(o, "steps", (double)t->steps);
+    cJSON_AddNumberToObject(o, "warmup", (double)t->warmup);
+    cJSON_AddNumberToObject(o, "lr", genc_json_float(t->lr));
+    cJSON_AddNumberToObject(o, "min_lr", genc_json_float(t->min_lr));
+    cJSON_AddStringToObject(o, "schedule", t->schedule == GENC_LR_CONSTANT ? "constant" : "cosine");
+    cJSON_AddNumberToObject(o, "weight_decay", genc_json_float(t->weight_decay));
+    cJSON_AddNumberToObject(o, "clip", genc_json_float(t->clip));
+    cJSON_AddNumberToObject(o, "beta1", genc_json_float(t->beta1));
+    cJSON_AddNumberToObject(o, "beta2", genc_json_float(t->beta2));
+    cJSON_AddNumberToObject(o, "eps", genc_json_float(t->eps));
+    cJSON_AddStringToObject(o, "seed", seed);
+    cJSON_AddNumberToObject(o, "ema", genc_json_float(t->ema));
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+/* The shared keys of "train" (a genc-1 file has all but "ema"; absent keys keep defaults). */
+int genc_train_cfg_from_json(const char *json, genc_train_cfg *t) {
+    genc_train_cfg_default(t);
+    cJSON *o = json ? cJSON_Parse(json) : NULL;
+    if (!cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        return genc_set_error("\"train\" metadata is missing or not a JSON object");
+    }
+    const char *w = "train metadata", *sched = NULL;
+    int rc = genc_json_get_int(o, w, "batch", 1, 65536, &t->batch) ||
+             genc_json_get_i64(o, w, "steps", 1, (int64_t)MAX_STEPS, &t->steps) ||
+             genc_json_get_i64(o, w, "warmup", 0, (int64_t)MAX_STEPS, &t->warmup) ||
+             genc_json_get_f32(o, w, "lr", 0, 10, &t->lr) || genc_json_get_f32(o, w, "min_lr", 0, 10, &t->min_lr) ||
+             genc_json_get_f32(o, w, "weight_decay", 0, 10, &t->weight_decay) ||
+             genc_json_get_f32(o, w, "clip", 0, 1e9, &t->clip) || genc_json_get_f32(o, w, "beta1", 0, 1, &t->beta1) ||
+             genc_json_get_f32(o, w, "beta2", 0, 1, &t->beta2) || genc_json_get_f32(o, w, "eps", 0, 1, &t->eps) ||
+             genc_json_get_f32(o, w, "ema", 0, 1, &t->ema) || genc_json_get_u64str(o, w, "seed", &t->seed) ||
+             genc_json_get_str(o, w, "schedule", &sched);
+    if (rc == GENC_OK && sched) {
+        if (strcmp(sched, "cosine") == 0) t->schedule = GENC_LR_COSINE;
+        else if (strcmp(sched, "constant") == 0) t->schedule = GENC_LR_CONSTANT;
+        else rc = genc_set_error("%s: unknown schedule '%s'", w, sched);
+    }
+    cJSON_Delete(o);
+    if (rc == GENC_OK && genc_train_cfg_validate(t)) rc = genc_wrap_error("%s", w);
+    return rc ? GENC_ERR : GENC_OK;
+}
+
+static void rng_str(const genc_rng *r, char *buf, size_t cap) {
+    snprintf(buf, cap, "%" PRIu64 " %" PRIu64 " %" PRIu64, r->seed, r->stream, r->counter);
+}
+
+static int rng_parse(const genc_st_file *f, const char *key, genc_rng *r) {
+    const char *s = genc_st_meta(f, key);
+    char tail;
+    if (!s || sscanf(s, "%" SCNu64 " %" SCNu64 " %" SCNu64 "%c", &r->seed, &r->stream, &r->counter, &tail) != 3)
+        return genc_set_error("checkpoint metadata \"%s\": missing or not \"seed stream counter\"", key);
+    return GENC_OK;
+}
+
+static int adamw_for(genc_trainer *t, const genc_train_family *fam) {
+    genc_params *ps = fam->params;
+    uint8_t *decay = calloc((size_t)(ps->n ? ps->n : 1), 1);
+    if (!decay) return genc_set_error("out of memory");
+    for (int i = 0; i < ps->n && fam->decays; i++) decay[i] = (uint8_t)(fam->decays(ps->list[i], fam->self) != 0);
+    int rc = genc_adamw_init_groups(&t->opt, ps, t->cfg.beta1, t->cfg.beta2, t->cfg.eps, t->cfg.weight_decay, decay);
+    free(decay);
+    if (rc == GENC_OK && t->cfg.ema > 0) rc = genc_ema_init(&t->ema, ps, t->cfg.ema);
+    return rc;
+}
+
+int genc_trainer_init(genc_trainer *t, const genc_train_family *fam, const genc_train_cfg *cfg) {
+    memset(t, 0, sizeof *t);
+    if (genc_train_cfg_validate(cfg)) return GENC_ERR;
+    t->cfg = *cfg;
+    t->ps = fam->params;
+    t->rng_data = genc_rng_make(cfg->seed, 1);
+    t->rng_dropout = genc_rng_make(cfg->seed, 2);
+    t->rng_noise = genc_rng_make(cfg->seed, 3);
+    if (adamw_for(t, fam)) {
+        genc_trainer_free(t);
+        return GENC_ERR;
+    }
+    return GENC_OK;
+}
+
+int genc_trainer_resume(genc_trainer *t, const genc_train_family *fam, const genc_st_file *f) {
+    memset(t, 0, sizeof *t);
+    t->ps = fam->params;
+    const char *step = genc_st_meta(f, "step");
+    char *end = NULL;
+    if (genc_train_cfg_from_json(genc_st_meta(f, "train"), &t->cfg)) return GENC_ERR;
+    long long s = step ? strtoll(step, &end, 10) : -1;
+    if (!step || *end || s < 0 || s > (long long)MAX_STEPS)
+        return genc_set_error("checkpoint metadata \"step\" is missing or not a step count");
+    t->step = s;
+    if (rng_parse(f, "rng_data", &t->rng_data) || rng_parse(f, "rng_dropout", &t->rng_dropout) ||
+        rng_parse(f, "rng_noise", &t->rng_noise))
+        return GENC_ERR;
+    if (adamw_for(t, fam) || genc_checkpoint_load_params(f, t->ps, &t->opt, &t->ema)) {
+        genc_trainer_free(t);
+        return GENC_ERR;
+    }
+    t->opt.t = t->step;
+    return GENC_OK;
+}
+
+void genc_trainer_free(genc_trainer *t) {
+    genc_adamw_free(&t->opt);
+    genc_ema_free(&t->ema);
+    memset(t, 0, sizeof *t);
+}
+
+int genc_trainer_step(genc_trainer *t, const genc_train_family *fam, genc_ctx *c, float lr, float *loss,
+                      float *grad_norm) {
+    long long at = (long long)t->step + 1;
+    if (fam->batch(fam->self, &t->rng_data)) return genc_wrap_error("step %lld: next batch", at);
+    genc_ctx_reset(c);
+    c->rng = t->rng_dropout;
+    genc_tensor *l = fam->loss(c, fam->self, &t->rng_noise);
+    if (!l) return genc_wrap_error("step %lld", at);
+    if (loss) *loss = l->data[0];
+    if (genc_optim_step(c, l, &t->opt, lr, t->cfg.clip, grad_norm)) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", genc_error());
+        return genc_set_error("step %lld: %s (lower --lr, raise --warmup or lower --clip)", at, why);
+    }
+    t->rng_dropout = c->rng;
+    genc_ema_update(&t->ema);
+    t->step++;
+    return GENC_OK;
+}
+
+int genc_trainer_save(const genc_trainer *t, const genc_train_family *fam, const char *path) {
+    char fmt[32], step[32], r1[96], r2[96], r3[96];
+    snprintf(fmt, sizeof fmt, "genc-%d", GENC_CHECKPOINT_VERSION);
+    snprintf(step, sizeof step, "%" PRId64, t->step);
+    rng_str(&t->rng_data, r1, sizeof r1);
+    rng_str(&t->rng_dropout, r2, sizeof r2);
+    rng_str(&t->rng_noise, r3, sizeof r3);
+    char *cfg = fam->config_json ? fam->config_json(fam->self) : NULL, *tr = train_json(&t->cfg, fam);
+    genc_st_kv *meta = calloc((size_t)(8 + fam->n_meta), sizeof *meta);
+    int rc = GENC_ERR;
+    if (!cfg || !tr || !meta) {
+        genc_set_error("out of memory");
+        goto done;
+    }
+    genc_st_kv base[8] = {{"format", fmt}, {"family", (char *)fam->name}, {"config", cfg}, {"train", tr},
+                          {"step", step}, {"rng_data", r1}, {"rng_dropout", r2}, {"rng_noise", r3}};
+    memcpy(meta, base, sizeof base);
+    for (int i = 0; i < fam->n_meta; i++) meta[8 + i] = fam->meta[i];
+    rc = genc_checkpoint_save(path, t->ps, &t->opt, &t->ema, meta, 8 + fam->n_meta);
+done:
+    free(cfg);
+    free(tr);
+    free(meta);
+    return rc;
+}
