@@ -33,6 +33,9 @@ static void check_case(const genc_st_file *f, int ci) {
         return;
     }
     const char *net = genc_net_name(cfg.net);
+    /* the count a checkpoint's config is checked against is what init registers */
+    CHECK(genc_classifier_param_count(&cfg) == genc_params_count(&m.params), "case %d (%s): param_count %lld, init %lld",
+          ci, net, (long long)genc_classifier_param_count(&cfg), (long long)genc_params_count(&m.params));
     /* every genc parameter comes from the fixture, and the fixture has no parameter genc lacks */
     int n_fixture = 0;
     for (int i = 0; i < f->n_tensors; i++) {

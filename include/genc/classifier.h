@@ -72,9 +72,7 @@ typedef struct genc_classifier {
     genc_cls_stage stages[GENC_CLS_MAX_STAGES];/* cnn */
     genc_linear_m fc;                          /* cnn */
     genc_linear_m patch_emb;                   /* vit */
-    genc_tensor *cls_token;                    /* vit [dim] */
-    genc_tf_block *blocks;                     /* vit */
-    genc_norm_m ln_f;                          /* vit */
+    genc_transformer vit;                      /* vit: the shared backbone, built into params */
     genc_linear_m head;                        /* all: [classes, F] */
 } genc_classifier;
 

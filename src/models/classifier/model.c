@@ -12,33 +12,36 @@
 
 /* Linear layer followed by a ReLU: He normal init N(0, 2/in) keeps the activation scale
  * through ReLU layers (He et al., 2015). */
-static void relu_linear_init(genc_linear_m *m, genc_params *ps, const char *name, int in, int out, genc_rng *r) {
-    genc_linear_m_init(m, ps, name, in, out, 1, r, sqrtf(2.f / (float)in));
+static int relu_linear_init(genc_linear_m *m, genc_params *ps, const char *name, int in, int out, genc_rng *r) {
+    return genc_linear_m_init(m, ps, name, in, out, 1, r, sqrtf(2.f / (float)in));
 }
 
-static void init_cnn(genc_classifier *m, genc_rng *r) {
+/* A parameter "stages.<s>.<what>" (NULL with genc_error() set when it cannot be made). */
+static genc_tensor *stage_param(genc_params *ps, int s, const char *what, int ndim, const int *shape) {
+    char name[64];
+    snprintf(name, sizeof name, "stages.%d.%s", s, what);
+    return genc_param_new(ps, name, ndim, shape);
+}
+
+static int init_cnn(genc_classifier *m, genc_rng *r) {
     const genc_classifier_config *cfg = &m->cfg;
     genc_params *ps = &m->params;
-    char name[64];
     int in = cfg->channels, h = cfg->height, w = cfg->width;
     for (int s = 0; s < cfg->n_conv; s++) {
         genc_cls_stage *st = &m->stages[s];
         int out = cfg->conv[s];
-        snprintf(name, sizeof name, "stages.%d.conv.weight", s);
-        st->conv_w = genc_param_new(ps, name, 4, (int[]){out, in, 3, 3});
+        if (!(st->conv_w = stage_param(ps, s, "conv.weight", 4, (int[]){out, in, 3, 3})) ||
+            !(st->conv_b = stage_param(ps, s, "conv.bias", 1, (int[]){out})) ||
+            !(st->norm_w = stage_param(ps, s, "norm.weight", 1, (int[]){out})) ||
+            !(st->norm_b = stage_param(ps, s, "norm.bias", 1, (int[]){out})))
+            return GENC_ERR;
         genc_param_init_normal(st->conv_w, r, sqrtf(2.f / (float)(in * 9)));
-        snprintf(name, sizeof name, "stages.%d.conv.bias", s);
-        st->conv_b = genc_param_new(ps, name, 1, (int[]){out});
-        snprintf(name, sizeof name, "stages.%d.norm.weight", s);
-        st->norm_w = genc_param_new(ps, name, 1, (int[]){out});
         genc_param_fill(st->norm_w, 1.f);
-        snprintf(name, sizeof name, "stages.%d.norm.bias", s);
-        st->norm_b = genc_param_new(ps, name, 1, (int[]){out});
         in = out;
         h /= 2;
         w /= 2;
     }
-    relu_linear_init(&m->fc, ps, "fc", in * h * w, cfg->fc, r);
+    return relu_linear_init(&m->fc, ps, "fc", in * h * w, cfg->fc, r);
 }
 
 int genc_classifier_init(genc_classifier *m, const genc_classifier_config *cfg, uint64_t seed) {
@@ -48,29 +51,29 @@ int genc_classifier_init(genc_classifier *m, const genc_classifier_config *cfg, 
     genc_params_init(&m->params);
     genc_rng r = genc_rng_make(seed, 0x696e6974ull); /* "init" */
     genc_params *ps = &m->params;
-    int F = genc_classifier_feature_dim(cfg), pix = cfg->channels * cfg->height * cfg->width;
+    int F = genc_classifier_feature_dim(cfg), pix = cfg->channels * cfg->height * cfg->width, rc;
     float head_std = sqrtf(1.f / (float)F);
     switch (cfg->net) {
     case GENC_NET_MLP:
-        relu_linear_init(&m->fc1, ps, "fc1", pix, cfg->hidden, &r);
-        relu_linear_init(&m->fc2, ps, "fc2", cfg->hidden, cfg->hidden, &r);
+        rc = relu_linear_init(&m->fc1, ps, "fc1", pix, cfg->hidden, &r) ||
+             relu_linear_init(&m->fc2, ps, "fc2", cfg->hidden, cfg->hidden, &r);
         break;
-    case GENC_NET_CNN: init_cnn(m, &r); break;
+    case GENC_NET_CNN: rc = init_cnn(m, &r); break;
     default:
-        if (genc_classifier_vit_init(m, &r)) {
-            genc_classifier_free(m);
-            return GENC_ERR;
-        }
+        rc = genc_classifier_vit_init(m, &r);
         head_std = 0.02f;
         break;
     }
-    genc_linear_m_init(&m->head, ps, "head", F, cfg->classes, 1, &r, head_std);
+    if (rc || genc_linear_m_init(&m->head, ps, "head", F, cfg->classes, 1, &r, head_std)) {
+        genc_classifier_free(m);
+        return GENC_ERR;
+    }
     return GENC_OK;
 }
 
 void genc_classifier_free(genc_classifier *m) {
     genc_params_free(&m->params);
-    free(m->blocks);
+    genc_transformer_free(&m->vit);
     memset(m, 0, sizeof *m);
 }
 

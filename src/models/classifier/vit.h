@@ -4,7 +4,11 @@
 
 #include "genc/classifier.h"
 
-/* Registers patch_emb, cls_token, blocks.* and ln_f (the head is the caller's). */
+/* The backbone's config for a classifier config: no vocabulary (inputs are patch embeddings,
+ * the head is the classifier's), bidirectional, axial 2D RoPE, a class token, LayerNorm. */
+void genc_classifier_vit_config(const genc_classifier_config *cfg, genc_tf_config *tf);
+/* Registers patch_emb, then the backbone's cls_token, blocks.* and ln_f (the head is the
+ * caller's). */
 int genc_classifier_vit_init(genc_classifier *m, genc_rng *r);
 /* x [B, C, H, W] → the class token's final LayerNorm state [B, dim]. */
 genc_tensor *genc_classifier_vit_features(genc_ctx *c, genc_classifier *m, genc_tensor *x);
