@@ -139,7 +139,7 @@ expect 1 "parameters but the file holds" -- "$GENC" eval "$W/swap.safetensors"
 edit "$W/neg.safetensors" 'cfg["classes"] = -3'
 expect 1 "classes -3 out of range" -- "$GENC" eval "$W/neg.safetensors"
 edit "$W/bign.safetensors" 'cfg["hidden"] = 1e300'
-expect 1 "must be an integer" -- "$GENC" eval "$W/bign.safetensors"
+expect 1 "\"hidden\" = 1e+300 is outside" -- "$GENC" eval "$W/bign.safetensors"
 edit "$W/net.safetensors" 'cfg["net"] = "gan"'
 expect 1 "unknown net" -- "$GENC" classify "$W/net.safetensors" --image "$W/ok.png"
 edit "$W/names.safetensors" 'meta["class_names"] = "[\"a\"]"'

@@ -4,8 +4,11 @@
 #include "genc/classifier.h"
 
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <string.h>
+
+#include "nn/json_get.h"
 
 static const char *NET_NAMES[GENC_NET_COUNT] = {"mlp", "cnn", "vit"};
 
@@ -153,27 +156,11 @@ char *genc_classifier_config_to_json(const genc_classifier_config *c) {
     return s;
 }
 
-/* An integer field: a JSON number that is a whole value within int range (checked before the
- * conversion, which is undefined outside it). Absent keys keep the default. */
-static int get_int(const cJSON *o, const char *k, int *dst) {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
-    if (!it) return GENC_OK;
-    double v = it->valuedouble;
-    if (!cJSON_IsNumber(it) || !(v >= -2147483648.0 && v <= 2147483647.0) || v != floor(v))
-        return genc_set_error("config: \"%s\" must be an integer", k);
-    *dst = (int)v;
-    return GENC_OK;
+/* A field of the config: typed reads (whole numbers within int, finite floats) here, ranges in
+ * genc_classifier_config_validate. Absent keys keep the net's defaults. */
+static int get_int(const cJSON *o, const char *key, int *dst) {
+    return genc_json_get_int(o, "config", key, INT_MIN, INT_MAX, dst);
 }
-
-static int get_float(const cJSON *o, const char *k, float *dst) {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
-    if (!it) return GENC_OK;
-    if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) || fabs(it->valuedouble) > 1e30)
-        return genc_set_error("config: \"%s\" must be a finite number", k);
-    *dst = (float)it->valuedouble;
-    return GENC_OK;
-}
-
 int genc_classifier_config_from_json(const char *json, genc_classifier_config *c) {
     cJSON *o = cJSON_Parse(json);
     if (!o || !cJSON_IsObject(o)) {
@@ -191,7 +178,7 @@ int genc_classifier_config_from_json(const char *json, genc_classifier_config *c
          get_int(o, "classes", &c->classes) || get_int(o, "hidden", &c->hidden) || get_int(o, "groups", &c->groups) ||
          get_int(o, "fc", &c->fc) || get_int(o, "patch", &c->patch) || get_int(o, "dim", &c->dim) ||
          get_int(o, "layers", &c->layers) || get_int(o, "heads", &c->heads) ||
-         get_int(o, "mlp_hidden", &c->mlp_hidden) || get_float(o, "norm_eps", &c->norm_eps)))
+         get_int(o, "mlp_hidden", &c->mlp_hidden) || genc_json_get_f32(o, "config", "norm_eps", 0, 1, &c->norm_eps)))
         rc = GENC_ERR;
     const cJSON *conv = cJSON_GetObjectItemCaseSensitive(o, "conv");
     if (rc == GENC_OK && conv) {

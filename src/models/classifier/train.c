@@ -5,7 +5,6 @@
 #include "genc/classifier.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,24 +137,13 @@ static void task_family(genc_train_family *fam, cls_task *k) {
 int genc_classifier_from_file(const genc_st_file *f, genc_classifier *m, genc_classifier_info *info) {
     memset(m, 0, sizeof *m);
     memset(info, 0, sizeof *info);
-    const char *fam = genc_st_meta(f, "family"), *cfgs = genc_st_meta(f, "config"), *tr = genc_st_meta(f, "train");
-    const char *step = genc_st_meta(f, "step");
-    if (!fam || strcmp(fam, "classifier") != 0)
-        return genc_set_error("not a classifier checkpoint (family '%s')", fam ? fam : "none");
-    if (!cfgs || !tr || !step) return genc_set_error("classifier checkpoint without config/train/step metadata");
-    genc_classifier_config cfg;
     genc_classifier_train_cfg_default(&info->train);
-    if (genc_classifier_config_from_json(cfgs, &cfg) || train_from_json(tr, &info->train)) return GENC_ERR;
-    char *end;
-    errno = 0;
-    long long st = strtoll(step, &end, 10);
-    if (*end || errno || st < 0) return genc_set_error("bad step '%s'", step);
-    info->step = st;
-    /* the config decides what gets allocated: it must describe the tensors actually present */
-    int64_t want = genc_classifier_param_count(&cfg), have = genc_checkpoint_param_count(f);
-    if (want != have)
-        return genc_set_error("the config describes %lld parameters but the file holds %lld: config and tensors "
-                              "do not match", (long long)want, (long long)have);
+    const char *cfgs, *tr;
+    genc_classifier_config cfg;
+    if (genc_checkpoint_family_meta(f, "classifier", "classifier", &cfgs, &tr, &info->step) ||
+        genc_classifier_config_from_json(cfgs, &cfg) || train_from_json(tr, &info->train) ||
+        genc_checkpoint_check_params(f, (double)genc_classifier_param_count(&cfg)))
+        return GENC_ERR;
     return genc_classifier_init(m, &cfg, info->train.common.seed);
 }
 
