@@ -172,9 +172,10 @@ int cmd_classify(int argc, char **argv) {
     if (genc_checkpoint_open(argv[0], &f)) return runtime_error("%s", genc_error());
     const char *fam = genc_st_meta(&f, "family");
     if (!fam || strcmp(fam, "classifier") != 0) {
-        genc_st_free(&f);
-        return usage_error("%s: classify needs a classifier checkpoint, this one is of family '%s'", argv[0],
-                           fam ? fam : "?");
+        int rc = usage_error("%s: classify needs a classifier checkpoint, this one is of family '%s'", argv[0],
+                             fam ? fam : "?");
+        genc_st_free(&f); /* fam points into it */
+        return rc;
     }
     genc_classifier m;
     genc_classifier_info info;
