@@ -26,14 +26,14 @@ int genc_classifier_evaluate(genc_classifier *m, const genc_images *im, int batc
     r->classes = K;
     r->confusion = calloc((size_t)K * K, sizeof(int64_t));
     genc_ctx *c = genc_ctx_new(0);
-    float *x = malloc(sizeof(float) * (size_t)(batch * pix));
+    float *x = genc_aligned_alloc(sizeof(float) * (size_t)(batch * pix));
     int32_t *y = malloc(sizeof(int32_t) * (size_t)batch);
     if (!r->confusion || !c || !x || !y) {
         genc_ctx_free(c);
-        free(x);
+        genc_aligned_free(x);
         free(y);
         genc_classifier_eval_result_free(r);
-        return genc_set_error("out of memory for the evaluation");
+        return genc_set_error("out of memory for the evaluation in batches of %d images", batch);
     }
     genc_no_grad(c);
     double t0 = genc_time_s(), nll = 0;
@@ -59,7 +59,7 @@ int genc_classifier_evaluate(genc_classifier *m, const genc_images *im, int batc
     r->loss = im->n ? nll / (double)im->n : NAN;
     r->seconds = genc_time_s() - t0;
     genc_ctx_free(c);
-    free(x);
+    genc_aligned_free(x);
     free(y);
     return GENC_OK;
 }

@@ -108,28 +108,26 @@ static int task_eval(void *self, double *value) {
 }
 
 static void task_family(genc_train_family *fam, cls_task *k) {
-    memset(fam, 0, sizeof *fam);
     k->meta[0] = (genc_st_kv){"net", (char *)genc_net_name(k->m->cfg.net)};
-    fam->name = "classifier";
-    fam->params = &k->m->params;
-    fam->self = k;
-    fam->batch = task_batch;
-    fam->loss = task_loss;
-    fam->decays = task_decays;
-    fam->config_json = task_config;
-    fam->train_json = task_train;
-    fam->meta = k->meta;
-    fam->n_meta = 1;
-    if (k->names_json) {
-        k->meta[1] = (genc_st_kv){"class_names", k->names_json};
-        fam->n_meta = 2;
-    }
-    fam->eval = task_eval;
-    fam->eval_name = "test_accuracy";
-    fam->items_per_step = k->B;
-    fam->items = "images";
-    fam->loss_scale = 1.0;
-    fam->loss_title = "training loss (cross-entropy, nats)";
+    k->meta[1] = (genc_st_kv){"class_names", k->names_json};
+    *fam = (genc_train_family){
+        .name = "classifier",
+        .params = &k->m->params,
+        .self = k,
+        .batch = task_batch,
+        .loss = task_loss,
+        .decays = task_decays,
+        .config_json = task_config,
+        .train_json = task_train,
+        .meta = k->meta,
+        .n_meta = k->names_json ? 2 : 1,
+        .eval = task_eval,
+        .eval_name = "test_accuracy",
+        .items_per_step = k->B,
+        .items = "images",
+        .loss_scale = 1.0,
+        .loss_title = "training loss (cross-entropy, nats)",
+    };
 }
 
 /* ---------------------------------------------------------------- checkpoints */
@@ -272,9 +270,13 @@ int genc_classifier_train(const genc_classifier_config *cfg, const genc_classifi
         cJSON_Delete(names);
         task_family(&fam, &k); /* now with the names */
     }
-    k.x = malloc(sizeof(float) * (size_t)k.B * (size_t)m.cfg.channels * m.cfg.height * m.cfg.width);
-    k.y = malloc(sizeof(int32_t) * (size_t)k.B);
-    if (!k.x || !k.y) { genc_set_error("out of memory"); goto done; }
+    /* counted against genc's memory limit, like every large block */
+    k.x = genc_aligned_alloc(sizeof(float) * (size_t)k.B * (size_t)m.cfg.channels * m.cfg.height * m.cfg.width);
+    k.y = genc_aligned_alloc(sizeof(int32_t) * (size_t)k.B);
+    if (!k.x || !k.y) {
+        genc_wrap_error("training batch");
+        goto done;
+    }
     genc_run_message(run, "model: %s, %lld parameters; data: %s (%lld training images %dx%d, %d classes)",
                      genc_net_name(m.cfg.net), (long long)genc_params_count(&m.params), data, (long long)k.train.n,
                      m.cfg.height, m.cfg.width, m.cfg.classes);
@@ -284,8 +286,8 @@ bad_data:
     genc_wrap_error("--data %s", info.train.data);
 done:
     free(k.names_json);
-    free(k.x);
-    free(k.y);
+    genc_aligned_free(k.x);
+    genc_aligned_free(k.y);
     genc_images_free(&k.train);
     genc_images_free(&k.test);
     genc_trainer_free(&tr);
