@@ -70,7 +70,14 @@ genc_tensor *genc_tf_embed(genc_ctx *c, genc_transformer *m, genc_tensor *x, con
         /* a per-sequence vector (SEDD: the noise level's embedding) on each of its tokens */
         GENC_ASSERT(run->cond && run->cond->n == (int64_t)B * cfg->dim,
                     "this model adds a conditioning vector [B, %d] to every token (genc_tf_run.cond)", cfg->dim);
-        x = genc_modulate(c, x, run->cond, NULL);
+        /* gathered per token through genc_embedding, whose scatter-add backward sums the T
+         * tokens' gradients in float, in order: the numbers of SEDD models trained before
+         * the conditioning path existed (a broadcast add would sum in double) */
+        int T = x->shape[1], D = cfg->dim;
+        int32_t *rows = genc_scratch(c, sizeof(int32_t) * (size_t)B * T);
+        for (int64_t i = 0; i < (int64_t)B * T; i++) rows[i] = (int32_t)(i / T);
+        genc_tensor *cond = genc_reshape(c, run->cond, 2, (int[]){B, D});
+        x = genc_add(c, x, genc_reshape(c, genc_embedding(c, cond, rows, B * T), 3, (int[]){B, T, D}));
     }
     return genc_dropout(c, x, cfg->dropout);
 }
