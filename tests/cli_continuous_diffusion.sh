@@ -9,7 +9,8 @@
 # - deterministic samplers give byte-identical samples at 1 and 2 threads; a resumed run's
 #   checkpoint equals the uninterrupted run's;
 # - image models (unet, dit, class-conditional with guidance) train, sample a PNG grid and
-#   report bits/dim;
+#   report bits/dim, the Fréchet distance in a classifier's features and, for conditional
+#   models, that classifier's accuracy on the generated classes;
 # - flag combinations that do not apply, a corrupted checkpoint and a wrong-shaped IDX file
 #   give errors that say why.
 GENC="$1"
@@ -79,6 +80,10 @@ expect 0 "grid.png" -- "$GENC" sample "$W/dit" --n 4 --steps 2 --out "$W/grid.pn
 expect 0 "saved" -- "$GENC" train diffusion --net unet --hidden 8 --heads 2 --cond class --label-dropout 0.2 $TINY --out "$W/cond"
 expect 0 "grid.png" -- "$GENC" sample "$W/cond" --n 10 --steps 2 --cfg 2 --out "$W/grid.png" $T1
 expect 0 "grid.png" -- "$GENC" sample "$W/cond" --n 4 --steps 2 --class 3 --out "$W/grid.png" $T1
+# Fréchet distance in a classifier's features, and its accuracy on generated classes
+expect 0 "saved" -- "$GENC" train classifier --net mlp --hidden 16 --steps 3 --batch 8 $T1 --out "$W/cls"
+expect 0 '"frechet_distance"' -- "$GENC" eval "$W/unet" --n 2 --ode-steps 2 --classifier "$W/cls" --fd-n 20 --fd-steps 2 --json $T1
+expect 0 '"class_accuracy": 0' -- "$GENC" eval "$W/cond" --n 2 --ode-steps 2 --classifier "$W/cls" --fd-n 20 --fd-steps 2 --cfg 2 --json $T1
 
 # ---- usage errors that say why (exit 2)
 expect 2 "apply to the heun sampler" -- "$GENC" sample "$W/edm" --sampler ddim --churn 5
@@ -98,6 +103,8 @@ expect 2 "class-conditional models" -- "$GENC" train diffusion --data toy:moons 
 expect 2 "continuous" -- "$GENC" train diffusion --data toy:moons --process vp --T 500 --out "$W/bad"
 expect 2 "unknown process" -- "$GENC" train diffusion --process bogus --out "$W/bad"
 expect 2 "image models report bits/dim" -- "$GENC" eval "$W/unet" --sampler heun
+expect 2 "2D toy model" -- "$GENC" eval "$W/edm" --classifier "$W/cls"
+expect 2 "unconditional" -- "$GENC" eval "$W/unet" --cfg 2
 # the image shape is known once the data is read: exit 1 with the reason
 expect 1 "must divide the image sides 28×28" -- "$GENC" train diffusion --data fashion-mnist --net dit --patch 3 --out "$W/bad"
 
