@@ -73,7 +73,8 @@ static genc_tensor *task_loss(genc_ctx *c, void *self, genc_rng *noise) {
     return genc_dmodel_loss(c, k->m, k->x, k->m->cfg.n_classes > 0 ? k->labels : NULL, k->B, k->tc.label_dropout, noise);
 }
 
-/* matrices and kernels decay; biases, norm gains, embeddings' rows do too when rank ≥ 2 */
+/* rank ≥ 2 tensors decay (linear and conv weights, embedding and position tables); biases and
+ * norm gains do not. The default --weight-decay of the family is 0. */
 static int task_decays(const genc_tensor *p, void *self) { (void)self; return p->ndim >= 2; }
 static char *task_config(void *self) { return genc_dm_config_to_json(&((task *)self)->m->cfg); }
 static char *task_train(void *self) { return train_json(&((task *)self)->tc); }
