@@ -158,6 +158,10 @@ static genc_tensor *invconv(genc_ctx *c, const genc_flow_layer *l, genc_tensor *
         genc_tensor *ld = genc_scale(c, genc_sum(c, l->p2), (float)l->H * l->W);
         *logdet = genc_add(c, *logdet, ld);
     }
+    if (l->H == 1 && l->W == 1) {   /* vectors: one matrix product, y = x·Wᵀ */
+        int B = x->shape[0], v[2] = {B, C};
+        return genc_reshape(c, genc_linear(c, genc_reshape(c, x, 2, v), W, NULL), 4, x->shape);
+    }
     return genc_conv2d(c, x, genc_reshape(c, W, 4, ws), NULL, 1, 0);
 }
 
