@@ -20,13 +20,7 @@
 
 static genc_ctx *g_ctx; /* holds the inputs of every check */
 
-static genc_tensor *rnd(int ndim, const int *shape, uint64_t seed) {
-    genc_tensor *t = genc_new(g_ctx, ndim, shape);
-    tu_randn(t->data, t->n, seed, 1.0f);
-    t->requires_grad = 1;
-    return t;
-}
-#define RND(seed, ...) rnd(sizeof((int[]){__VA_ARGS__}) / sizeof(int), (int[]){__VA_ARGS__}, seed)
+#define RND(seed, ...) TU_RND(g_ctx, seed, __VA_ARGS__)
 
 /* The largest |gradient| each input gets from one backward of fn must exceed 0.1, then the
  * finite-difference check. */

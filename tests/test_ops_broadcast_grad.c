@@ -26,13 +26,7 @@
 
 static genc_ctx *g_ctx; /* holds the inputs of every check */
 
-static genc_tensor *rnd(int ndim, const int *shape, uint64_t seed) {
-    genc_tensor *t = genc_new(g_ctx, ndim, shape);
-    tu_randn(t->data, t->n, seed, 1.0f);
-    t->requires_grad = 1;
-    return t;
-}
-#define RND(seed, ...) rnd(sizeof((int[]){__VA_ARGS__}) / sizeof(int), (int[]){__VA_ARGS__}, seed)
+#define RND(seed, ...) TU_RND(g_ctx, seed, __VA_ARGS__)
 
 /* |x| + m with x's sign (away from 0 by m) */
 static genc_tensor *away(genc_tensor *t, float m) {

@@ -211,3 +211,10 @@ void tu_expect(const genc_st_file *f, const char *name, const genc_tensor *t, co
     }
     free(want);
 }
+
+genc_tensor *tu_randn_tensor(genc_ctx *c, int ndim, const int *shape, uint64_t seed) {
+    genc_tensor *t = genc_new(c, ndim, shape);
+    tu_randn(t->data, t->n, seed, 1.0f);
+    t->requires_grad = 1;
+    return t;
+}

@@ -32,6 +32,12 @@ int tu_close(const char *what, const float *a, const float *b, int64_t n, float 
 /* Fill with N(0, std) from a fixed seed. */
 void tu_randn(float *x, int64_t n, uint64_t seed, float std);
 
+/* An arena tensor of the given shape filled with N(0, 1) from seed, requiring grad: a
+ * gradcheck input. TU_RND(c, seed, d0, d1, ...) spells the shape inline. */
+genc_tensor *tu_randn_tensor(genc_ctx *c, int ndim, const int *shape, uint64_t seed);
+#define TU_RND(c, seed, ...) \
+    tu_randn_tensor(c, (int)(sizeof((int[]){__VA_ARGS__}) / sizeof(int)), (int[]){__VA_ARGS__}, seed)
+
 /* A function that builds a scalar loss from its inputs on the context. */
 typedef genc_tensor *(*tu_fn)(genc_ctx *c, genc_tensor **in, void *user);
 
