@@ -285,6 +285,29 @@ static void check_actnorm(void) {
     CHECK(f.layers[1].p0->data[0] == b0, "a second batch does not initialise again");
     genc_ctx_free(c);
     genc_flow_free(&f);
+    /* NICE's scaling: a new flow's couplings are the identity, so after the data-dependent
+     * start every latent dimension has unit variance over the batch */
+    cfg = small_cfg(GENC_FLOW_NICE, 0, GENC_COUPLING_ADDITIVE);
+    genc_flow_init(&f, &cfg, 3);
+    CHECK(f.actnorm_pending == 1, "a new NICE waits for its scaling's initialisation");
+    c = genc_ctx_new(0);
+    x = genc_new(c, 4, sh);
+    tu_randn(x->data, x->n, 23, 1.0f);
+    for (int64_t i = 0; i < x->n; i++) x->data[i] *= 0.01f + (float)(i % 16);   /* a different spread per pixel */
+    float *zl = malloc(sizeof(float) * (size_t)x->n);
+    genc_flow_log_prob(c, &f, x, zl);
+    double worst = 0;
+    for (int k = 0; k < 16; k++) {
+        double s1 = 0, s2 = 0;
+        for (int b = 0; b < B; b++) s1 += zl[b * 16 + k];
+        for (int b = 0; b < B; b++) s2 += pow(zl[b * 16 + k] - s1 / B, 2);
+        worst = fmax(worst, fabs(s2 / B - 1));
+    }
+    /* the 1e-6 added to a std of at least 0.01: 1e-4 relative */
+    CHECK(worst < 1e-3, "nice scaling init: a latent variance is off 1 by %g", worst);
+    free(zl);
+    genc_ctx_free(c);
+    genc_flow_free(&f);
 }
 
 int main(void) {

@@ -95,7 +95,8 @@ typedef struct genc_flow {
     int64_t D;                /* dimensions of x (= of z) */
     int64_t zoff_final;       /* where the last piece starts in an example's latent */
     int Cz, Hz, Wz;           /* shape of the last piece */
-    int actnorm_pending;      /* 1 until the first training batch has initialised the ActNorms */
+    int actnorm_pending;      /* 1 until the first training batch has initialised the ActNorms
+                                 (and NICE's scaling: docs/flows.md) */
 } genc_flow;
 
 /* Build the architecture of cfg and initialise it from seed (coupling nets' last layers are
@@ -115,7 +116,8 @@ genc_tensor *genc_flow_layer_inverse(genc_ctx *c, genc_flow *f, int i, genc_tens
 
 /* log p(x) per example [B] of x[B, C, H, W] in the flow's input space (after preprocessing):
  * prior of every latent piece plus every log-det. z (may be NULL) receives the flat latent
- * [B·D]. With actnorm_pending set, each ActNorm is initialised from its input first. */
+ * [B·D]. With actnorm_pending set, each ActNorm (and scaling) is initialised from its input
+ * first, then the flag is cleared. */
 genc_tensor *genc_flow_log_prob(genc_ctx *c, genc_flow *f, genc_tensor *x, float *z);
 /* The inverse of the whole flow: z[B·D] → x[B, C, H, W] in the flow's input space. */
 genc_tensor *genc_flow_inverse(genc_ctx *c, genc_flow *f, const float *z, int B);

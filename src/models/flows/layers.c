@@ -187,6 +187,22 @@ static void actnorm_init(const genc_flow_layer *l, const genc_tensor *x) {
     }
 }
 
+/* NICE's diagonal scaling gets the same data-dependent start per dimension, s = −log(std):
+ * dequantised 8-bit data has dimensions (the background) whose spread is only the noise,
+ * std ≈ 1/(256·√12), and a scaling that starts at 1 would need thousands of Adam steps to
+ * reach the e^6.8 they call for (genc's choice; the paper initialises s = 0). */
+static void scale_init(const genc_flow_layer *l, const genc_tensor *x) {
+    int B = x->shape[0];
+    int64_t n = (int64_t)l->C * l->H * l->W;
+    for (int64_t k = 0; k < n; k++) {
+        double s1 = 0, s2 = 0;
+        for (int b = 0; b < B; b++) s1 += x->data[(int64_t)b * n + k];
+        double mean = s1 / B;
+        for (int b = 0; b < B; b++) s2 += (x->data[(int64_t)b * n + k] - mean) * (x->data[(int64_t)b * n + k] - mean);
+        l->p0->data[k] = (float)-log(sqrt(s2 / B) + 1e-6);
+    }
+}
+
 genc_tensor *genc_flow_layer_forward(genc_ctx *c, genc_flow *f, int i, genc_tensor *x, genc_tensor **logdet,
                                      genc_tensor **out_z) {
     genc_flow_layer *l = &f->layers[i];
@@ -203,6 +219,7 @@ genc_tensor *genc_flow_layer_forward(genc_ctx *c, genc_flow *f, int i, genc_tens
     case GENC_FL_COUPLING_CB: return coupling(c, l, x, logdet, 0);
     case GENC_FL_SCALE: {
         int sh[4] = {1, l->C, l->H, l->W};
+        if (f->actnorm_pending) scale_init(l, x);
         *logdet = genc_add(c, *logdet, genc_sum(c, l->p0));
         return genc_mul(c, x, genc_exp(c, genc_reshape(c, l->p0, 4, sh)));
     }

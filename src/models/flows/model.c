@@ -243,7 +243,7 @@ int genc_flow_init(genc_flow *f, const genc_flow_config *cfg, uint64_t seed) {
             l->zoff = off;
             off += (int64_t)(l->C / 2) * l->H * l->W;
         }
-        f->actnorm_pending |= l->kind == GENC_FL_ACTNORM;
+        f->actnorm_pending |= l->kind == GENC_FL_ACTNORM || l->kind == GENC_FL_SCALE;
     }
     /* the last piece: the output shape of the last layer */
     genc_flow_layer tail[1];
