@@ -310,7 +310,31 @@ static void check_actnorm(void) {
     genc_flow_free(&f);
 }
 
+/* Checkpoint configs are untrusted: every malformed one is refused with a message. */
+static void check_config_json(void) {
+    genc_flow_config cfg = small_cfg(GENC_FLOW_GLOW, 0, GENC_COUPLING_AFFINE), back;
+    char *js = genc_flow_config_to_json(&cfg);
+    CHECK(genc_flow_config_from_json(js, &back) == GENC_OK && back.depth == cfg.depth && back.levels == cfg.levels &&
+              back.width == cfg.width && back.pre == cfg.pre && back.C == 1 && back.H == 4 && back.toy == -1,
+          "config JSON round trip: %s", genc_error());
+    free(js);
+    const char *bad[] = {
+        "", "[]", "{\"arch\":\"glow\"}", "{\"arch\":5,\"coupling\":\"affine\",\"prior\":\"gaussian\",\"pre\":\"none\"}",
+        "{\"arch\":\"maf\",\"coupling\":\"affine\",\"prior\":\"gaussian\",\"pre\":\"none\",\"depth\":1,\"levels\":1,\"width\":8,\"hidden\":1}",
+        "{\"arch\":\"glow\",\"coupling\":\"affine\",\"prior\":\"gaussian\",\"pre\":\"none\",\"depth\":1,\"levels\":7,\"width\":8,\"hidden\":1}",
+        "{\"arch\":\"glow\",\"coupling\":\"affine\",\"prior\":\"gaussian\",\"pre\":\"none\",\"depth\":1,\"levels\":1,\"width\":1e30,\"hidden\":1}",
+        "{\"arch\":\"glow\",\"coupling\":\"affine\",\"prior\":\"gaussian\",\"pre\":\"none\",\"depth\":1,\"levels\":1,\"width\":8,\"hidden\":1,\"toy\":\"nope\"}",
+        "{\"arch\":\"glow\",\"coupling\":\"affine\",\"prior\":\"gaussian\",\"pre\":\"none\",\"depth\":1,\"levels\":3,\"width\":8,\"hidden\":1,\"height\":4,\"width_px\":4}",
+        "{\"arch\":\"glow\",\"coupling\":\"affine\",\"prior\":\"gaussian\",\"pre\":\"none\",\"depth\":64,\"levels\":6,\"width\":4096,\"hidden\":1,\"channels\":16,\"height\":1024,\"width_px\":1024}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        genc_clear_error();
+        CHECK(genc_flow_config_from_json(bad[i], &back) == GENC_ERR && genc_error()[0], "bad config %zu accepted: %s", i, bad[i]);
+    }
+}
+
 int main(void) {
+    check_config_json();
     struct {
         genc_flow_arch arch;
         int toy;
