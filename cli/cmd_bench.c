@@ -1,6 +1,7 @@
 /* genc bench lm: time full training steps (forward, backward, AdamW) on random bytes.
  * bench/bench_lm.py runs this and the same PyTorch model in one go and prints the ratio. */
 #include "cli.h"
+#include "classifier_cli.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,11 +17,15 @@ static const char *HELP =
     "Time training steps (forward + backward + AdamW) of a transformer LM on random bytes and\n"
     "print tokens per second. Defaults: d=256, 4 layers, 4 heads, T=256, batch 8, RoPE,\n"
     "3 warm-up steps then 10 timed steps. With --json the last line is\n"
-    "{\"tokens_per_s\", \"ms_per_step\", ...}.\n";
+    "{\"tokens_per_s\", \"ms_per_step\", ...}.\n"
+    "\n"
+    "genc bench classifier: the same for an image classifier (genc bench classifier --help).\n";
 
 int cmd_bench(int argc, char **argv) {
     if (wants_help(argc, argv)) return show_help(HELP);
-    if (argc < 1 || strcmp(argv[0], "lm") != 0) return usage_error("bench needs a family: genc bench lm (see --help)");
+    if (argc >= 1 && strcmp(argv[0], "classifier") == 0) return classifier_bench(argc - 1, argv + 1);
+    if (argc < 1 || strcmp(argv[0], "lm") != 0)
+        return usage_error("bench needs a family: genc bench lm|classifier (see --help)");
     genc_tf_config cfg;
     genc_tf_config_default(&cfg);
     int T = 256, B = 8, steps = 10, warm = 3, threads = 0, json = 0;

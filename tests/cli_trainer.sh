@@ -16,7 +16,7 @@ expect 0 "^  lm  " -- "$GENC" train --help
 expect 0 "^  --ema D" -- "$GENC" train lm --help
 expect 0 "^  --objective O" -- "$GENC" train lm --help
 expect 0 "^lm (" -- "$GENC" eval --help
-expect 2 "unknown family 'cats' for train (available: lm)" -- "$GENC" train cats
+expect 2 "unknown family 'cats' for train (available: lm" -- "$GENC" train cats
 expect 2 "needs a family" -- "$GENC" train --steps 3
 
 TINY="--dim 16 --layers 1 --heads 2 --seq 16 --batch 2 --warmup 5 --dropout 0.1 --seed 5 --threads 1"
@@ -47,7 +47,7 @@ sed_bytes "$W/run/model.safetensors" "$W/newer.safetensors" '"format":"genc-2"' 
 sed_bytes "$W/run/model.safetensors" "$W/alien.safetensors" '"family":"lm"' '"family":"xy"'
 for verb in eval sample info; do
     expect 1 "written by a newer genc (format genc-9; this build reads genc-1 to genc-2)" -- "$GENC" $verb "$W/newer.safetensors"
-    expect 1 "family 'xy', which this build of genc does not know (it knows: lm)" -- "$GENC" $verb "$W/alien.safetensors"
+    expect 1 "family 'xy', which this build of genc does not know (it knows: lm" -- "$GENC" $verb "$W/alien.safetensors"
 done
 mkdir -p "$W/newer" && cp "$W/newer.safetensors" "$W/newer/model.safetensors"
 expect 1 "newer genc" -- "$GENC" train lm --resume --out "$W/newer"

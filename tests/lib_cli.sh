@@ -23,3 +23,20 @@ finish() {
     echo "$pass passed, $fail failed"
     [ "$fail" = 0 ]
 }
+
+# resume_exact NAME FAMILY ARGS...: `genc train FAMILY ARGS` (which must give --steps 24)
+# straight through, and again stopped at step 12 then resumed, must write the same checkpoint
+# byte for byte (weights, optimizer moments, EMA, RNG streams and data position).
+resume_exact() {
+    local name="$1" family="$2"; shift 2
+    "$GENC" train "$family" "$@" --out "$W/$name-straight" 2>/dev/null
+    "$GENC" train "$family" "$@" --out "$W/$name-split" --stop-at 12 2>/dev/null
+    local step
+    step=$("$GENC" info "$W/$name-split" | sed -n 's/^step: //p')
+    if [ "$step" = 12 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $name stopped at step '$step', want 12"; fi
+    if cmp -s "$W/$name-straight/model.safetensors" "$W/$name-split/model.safetensors"; then
+        fail=$((fail+1)); echo "FAIL: $name: the half run already equals the full run"; else pass=$((pass+1)); fi
+    "$GENC" train "$family" --resume --out "$W/$name-split" 2>/dev/null
+    if cmp "$W/$name-straight/model.safetensors" "$W/$name-split/model.safetensors"; then pass=$((pass+1))
+    else fail=$((fail+1)); echo "FAIL: $name: the resumed checkpoint differs from the straight run"; fi
+}

@@ -374,6 +374,15 @@ int genc_checkpoint_check(const genc_st_file *f, const char *path);
 int genc_checkpoint_version(const genc_st_file *f);
 /* Elements in the file's weight tensors (not optim.* or ema.*): what the config must imply. */
 int64_t genc_checkpoint_param_count(const genc_st_file *f);
+/* The metadata every family's checkpoint holds: "family" equal to family (else GENC_ERR "not a
+ * <what> checkpoint (family '<tag>')"), the "config" and "train" JSON strings, and "step", a
+ * whole number >= 0. */
+int genc_checkpoint_family_meta(const genc_st_file *f, const char *family, const char *what, const char **config,
+                                const char **train, int64_t *step);
+/* GENC_ERR unless want, the parameter count a config read from f implies (computed before
+ * anything is allocated), equals genc_checkpoint_param_count(f): a small file cannot make a
+ * config claiming a huge model allocate it. */
+int genc_checkpoint_check_params(const genc_st_file *f, double want);
 
 /* Write atomically; GENC_ERR without writing when any tensor holds a NaN or an infinity.
  * Removes temporaries left beside path by an interrupted earlier write. opt and ema may be

@@ -67,6 +67,29 @@ int64_t genc_checkpoint_param_count(const genc_st_file *f) {
     return total;
 }
 
+int genc_checkpoint_family_meta(const genc_st_file *f, const char *family, const char *what, const char **config,
+                                const char **train, int64_t *step) {
+    const char *fam = genc_st_meta(f, "family"), *st = genc_st_meta(f, "step");
+    *config = genc_st_meta(f, "config");
+    *train = genc_st_meta(f, "train");
+    if (!fam || strcmp(fam, family) != 0) return genc_set_error("not a %s checkpoint (family '%s')", what, fam ? fam : "none");
+    if (!*config || !*train || !st) return genc_set_error("%s checkpoint without config/train/step metadata", what);
+    char *end;
+    errno = 0;
+    long long v = strtoll(st, &end, 10);
+    if (end == st || *end || errno || v < 0) return genc_set_error("bad step '%s'", st);
+    *step = v;
+    return GENC_OK;
+}
+
+int genc_checkpoint_check_params(const genc_st_file *f, double want) {
+    int64_t have = genc_checkpoint_param_count(f);
+    if (want != (double)have)
+        return genc_set_error("the config describes %.0f parameters but the file holds %lld: config and tensors "
+                              "do not match", want, (long long)have);
+    return GENC_OK;
+}
+
 /* "<path>.tmp.<pid>" files (genc_write_file_atomic's temporaries) whose writer is gone: a
  * killed write leaves one behind; the next save removes it. A live writer's file is kept. */
 static void remove_stale_temps(const char *path) {

@@ -3,7 +3,6 @@
 #include "genc/lm.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,24 +93,12 @@ double genc_lm_activation_bytes(const genc_tf_config *c, int B, int T) {
 
 int genc_lm_from_file(const genc_st_file *f, genc_lm *lm) {
     memset(lm, 0, sizeof *lm);
-    const char *fam = genc_st_meta(f, "family"), *cfgs = genc_st_meta(f, "config"), *tr = genc_st_meta(f, "train");
-    const char *step = genc_st_meta(f, "step");
-    if (!fam || strcmp(fam, "lm") != 0)
-        return genc_set_error("not a language-model checkpoint (family '%s')", fam ? fam : "none");
-    if (!cfgs || !tr || !step) return genc_set_error("language-model checkpoint without config/train/step metadata");
+    const char *cfgs, *tr;
     genc_tf_config cfg;
-    if (genc_tf_config_from_json(cfgs, &cfg) || train_from_json(tr, &lm->train)) return GENC_ERR;
-    char *end;
-    errno = 0;
-    long long st = strtoll(step, &end, 10);
-    if (*end || errno || st < 0) return genc_set_error("bad step '%s'", step);
-    lm->step = st;
-    /* the config decides what gets allocated: it must describe the tensors actually present */
-    double want = genc_lm_param_count(&cfg);
-    int64_t have = genc_checkpoint_param_count(f);
-    if (want != (double)have)
-        return genc_set_error("the config describes %.0f parameters but the file holds %lld: config and "
-                              "tensors do not match", want, (long long)have);
+    if (genc_checkpoint_family_meta(f, "lm", "language-model", &cfgs, &tr, &lm->step) ||
+        genc_tf_config_from_json(cfgs, &cfg) || train_from_json(tr, &lm->train) ||
+        genc_checkpoint_check_params(f, genc_lm_param_count(&cfg)))
+        return GENC_ERR;
     return genc_lm_model_init(lm, &cfg, 0);
 }
 

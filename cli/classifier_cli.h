@@ -1,0 +1,18 @@
+/* The classifier family's command-line handlers, split over classifier.c (train, info, the
+ * FAMILIES entry), classifier_eval.c (eval and the classify verb) and classifier_bench.c. */
+#ifndef GENC_CLASSIFIER_CLI_H
+#define GENC_CLASSIFIER_CLI_H
+
+#include "cli.h"
+#include "genc/classifier.h"
+
+extern const char CLASSIFIER_EVAL_HELP[];
+int classifier_eval(genc_st_file *f, const char *path, int argc, char **argv);
+/* genc classify DIR --image FILE.png and genc bench classifier */
+int cmd_classify(int argc, char **argv);
+int classifier_bench(int argc, char **argv);
+/* The model in an opened checkpoint (EMA weights when kept), then f is freed; says on stderr
+ * when the weights are the EMA ones. Prints the error and returns 1 on failure. */
+int classifier_open(genc_st_file *f, const char *path, genc_classifier *m, genc_classifier_info *info);
+
+#endif
