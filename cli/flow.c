@@ -21,8 +21,8 @@ static const char TRAIN_HELP[] =
     "  --width W            hidden channels / units of the coupling networks\n"
     "                       (default: 256 nice, 32 realnvp, 64 glow; 64 on 2D data)\n"
     "  --hidden N           hidden layers of the MLP coupling networks (default 3; 2D: 2)\n"
-    "The loss is the exact negative log-likelihood: bits/dim of the dequantised 8-bit images\n"
-    "(loss.png), nats per point on 2D data. See docs/flows.md.\n";
+    "The loss is the exact negative log-likelihood of the training batch: bits/dim of the\n"
+    "dequantised 8-bit images, nats per point on 2D data. See docs/flows.md.\n";
 
 typedef struct flow_flags {
     genc_flow_config cfg;

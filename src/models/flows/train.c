@@ -1,6 +1,6 @@
 /* Flows on the shared trainer (genc/train.h): a batch is B images (8-bit pixels) or B points
- * of a 2D toy; the loss is the exact negative log-likelihood, per dimension for images (nats;
- * loss.png shows bits/dim) and per point for 2D. Dequantisation noise comes from the trainer's
+ * of a 2D toy; the loss is the exact negative log-likelihood, in bits per dimension for
+ * images and nats per point for 2D. Dequantisation noise comes from the trainer's
  * noise stream, so a resumed run continues exactly. */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -48,8 +48,9 @@ static int task_batch(void *self, genc_rng *r) {
     return GENC_OK;
 }
 
-/* Per-dimension (images) or per-point (2D) normaliser of the loss. */
-static double loss_dims(const genc_flow *f) { return f->cfg.toy >= 0 ? 1.0 : (double)f->D; }
+/* The loss is bits per dimension for images (what every progress line and loss.png then
+ * shows), nats per point for 2D: NLL / loss_units. */
+static double loss_units(const genc_flow *f) { return f->cfg.toy >= 0 ? 1.0 : (double)f->D * log(2.0); }
 
 static genc_tensor *task_loss(genc_ctx *c, void *self, genc_rng *noise) {
     flow_task *k = self;
@@ -63,7 +64,7 @@ static genc_tensor *task_loss(genc_ctx *c, void *self, genc_rng *noise) {
     genc_tensor *x = genc_new(c, 4, sh);
     memcpy(x->data, k->y, sizeof(float) * (size_t)n);
     genc_tensor *lp = genc_flow_log_prob(c, f, x, NULL);
-    double dn = loss_dims(f);
+    double dn = loss_units(f);
     return genc_add_scalar(c, genc_scale(c, genc_mean(c, lp), (float)(-1.0 / dn)), (float)(-jac / k->B / dn));
 }
 
@@ -106,7 +107,7 @@ static void task_family(genc_train_family *fam, flow_task *k) {
     fam->eval_name = toy ? "nll" : "bpd";
     fam->items_per_step = k->B;
     fam->items = toy ? "points" : "images";
-    fam->loss_scale = toy ? 1.0 : 1.0 / log(2.0);
+    fam->loss_scale = 1.0;
     fam->loss_title = k->title;
 }
 
