@@ -21,6 +21,11 @@ static const char TRAIN_HELP[] =
     "  --width W            hidden channels / units of the coupling networks\n"
     "                       (default: 256 nice, 32 realnvp, 64 glow; 64 on 2D data)\n"
     "  --hidden N           hidden layers of the MLP coupling networks (default 3; 2D: 2)\n"
+    "  --scale-bound A      affine couplings: s = a·tanh(raw), a learned, starting at A\n"
+    "                       (default 1)\n"
+    "  --input X            how dequantised pixels x in [0, 1) enter: none (x), center\n"
+    "                       (x - 1/2), logit (logit(0.05 + 0.95x), its Jacobian counted)\n"
+    "                       (default: none for nice, center for glow, logit for realnvp)\n"
     "The loss is the exact negative log-likelihood of the training batch: bits/dim of the\n"
     "dequantised 8-bit images, nats per point on 2D data. See docs/flows.md.\n";
 
@@ -55,7 +60,11 @@ static int flow_flag(args *a, void *state) {
     else if (flag(a, "--levels")) c->levels = val_int(a, "--levels", 1, 6);
     else if (flag(a, "--width")) c->width = val_int(a, "--width", 1, 4096);
     else if (flag(a, "--hidden")) c->hidden = val_int(a, "--hidden", 1, 15);
-    else return 0;
+    else if (flag(a, "--scale-bound")) c->scale_bound = (float)val_num(a, "--scale-bound", 0.01, 10);
+    else if (flag(a, "--input")) {
+        v = val_str(a, "--input");
+        if (!a->bad && genc_flow_pre_parse(v, &c->pre)) bad(a, "--input");
+    } else return 0;
     return 1;
 }
 

@@ -31,6 +31,7 @@ int genc_flow_prior_parse(const char *s, genc_flow_prior *p);
 const char *genc_flow_coupling_name(genc_flow_coupling k);
 int genc_flow_coupling_parse(const char *s, genc_flow_coupling *k);
 const char *genc_flow_pre_name(genc_flow_pre p);
+int genc_flow_pre_parse(const char *s, genc_flow_pre *p);
 
 /* The model and its data. data is "toy:NAME", "fashion-mnist" or the path of an IDX file. */
 typedef struct genc_flow_config {

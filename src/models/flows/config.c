@@ -34,6 +34,7 @@ const char *genc_flow_coupling_name(genc_flow_coupling k) { return (unsigned)k <
 const char *genc_flow_pre_name(genc_flow_pre p) { return (unsigned)p < 3 ? PRE[p] : "?"; }
 int genc_flow_arch_parse(const char *s, genc_flow_arch *a) { return parse_name(s, ARCH, 3, "architecture", (int *)a); }
 int genc_flow_prior_parse(const char *s, genc_flow_prior *p) { return parse_name(s, PRIOR, 2, "prior", (int *)p); }
+int genc_flow_pre_parse(const char *s, genc_flow_pre *p) { return parse_name(s, PRE, 3, "input", (int *)p); }
 int genc_flow_coupling_parse(const char *s, genc_flow_coupling *k) {
     return parse_name(s, COUPLING, 2, "coupling", (int *)k);
 }
