@@ -167,6 +167,32 @@ static int resume(genc_flow *f, flow_task *k, genc_train_family *fam, genc_train
     return rc ? genc_wrap_error("--resume %s", run->out_dir) : GENC_OK;
 }
 
+/* The batch buffers, counted against genc's memory limit. */
+static int alloc_batch(flow_task *k) {
+    int64_t n = (int64_t)k->B * k->f->D;
+    k->pix = genc_aligned_alloc(sizeof(float) * (size_t)n);
+    k->u = genc_aligned_alloc(sizeof(float) * (size_t)n);
+    k->y = genc_aligned_alloc(sizeof(float) * (size_t)n);
+    k->jac = genc_aligned_alloc(sizeof(double) * (size_t)k->B);
+    return k->pix && k->u && k->y && k->jac ? GENC_OK : genc_wrap_error("training batch");
+}
+
+/* Data-dependent initialisation (Glow §3.1) on one batch drawn for it (stream 12 of the
+ * seed, so the training batches are the same with or without it): a forward pass in which
+ * every ActNorm, in order, sets itself to give its input zero mean and unit variance. */
+static int data_init(flow_task *k, uint64_t seed) {
+    if (!k->f->actnorm_pending) return GENC_OK;
+    genc_ctx *c = genc_ctx_new(0);
+    if (!c) return GENC_ERR;
+    genc_rng r = genc_rng_make(seed, 12);
+    int prev = genc_no_grad(c);
+    task_batch(k, &r);
+    task_loss(c, k, &r);
+    genc_restore_grad(c, prev);
+    genc_ctx_free(c);
+    return k->f->actnorm_pending ? genc_set_error("flow: the data-dependent initialisation did not run") : GENC_OK;
+}
+
 int genc_flow_train(const genc_flow_config *cfg_in, const genc_train_cfg *tc, const genc_run_opts *run,
                     genc_train_result *res) {
     genc_flow f;
@@ -198,17 +224,11 @@ int genc_flow_train(const genc_flow_config *cfg_in, const genc_train_cfg *tc, co
         if (genc_train_preflight(run, tc, (double)genc_params_count(&f.params), activation_bytes(&f, tc->batch))) goto done;
         k.B = tc->batch;
         task_family(&fam, &k);
-        if (genc_trainer_init(&tr, &fam, tc)) goto done;
+        /* ActNorm (and NICE's scaling) start from the data before the trainer copies the
+         * initial weights (into the EMA, when there is one) */
+        if (alloc_batch(&k) || data_init(&k, tc->seed) || genc_trainer_init(&tr, &fam, tc)) goto done;
     }
-    int64_t n = (int64_t)k.B * f.D;
-    k.pix = genc_aligned_alloc(sizeof(float) * (size_t)n);
-    k.u = genc_aligned_alloc(sizeof(float) * (size_t)n);
-    k.y = genc_aligned_alloc(sizeof(float) * (size_t)n);
-    k.jac = genc_aligned_alloc(sizeof(double) * (size_t)k.B);
-    if (!k.pix || !k.u || !k.y || !k.jac) {
-        genc_wrap_error("training batch");
-        goto done;
-    }
+    if (!k.pix && alloc_batch(&k)) goto done;
     if (f.cfg.toy >= 0)
         genc_run_message(run, "model: %s, %lld parameters, %d layers; data: %s", genc_flow_arch_name(f.cfg.arch),
                          (long long)genc_params_count(&f.params), f.n_layers, f.cfg.data);
