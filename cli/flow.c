@@ -19,7 +19,7 @@ static const char TRAIN_HELP[] =
     "                       (default: 4 nice, 3 realnvp, 4 glow; 8 on 2D data)\n"
     "  --levels L           multi-scale levels of realnvp and glow on images (default 2)\n"
     "  --width W            hidden channels / units of the coupling networks\n"
-    "                       (default: 256 nice, 32 realnvp, 64 glow; 64 on 2D data)\n"
+    "                       (default: 256 nice, 16 realnvp, 64 glow; 64 on 2D data)\n"
     "  --hidden N           hidden layers of the MLP coupling networks (default 3; 2D: 2)\n"
     "  --scale-bound A      affine couplings: s = a·tanh(raw), a learned, starting at A\n"
     "                       (default 1)\n"

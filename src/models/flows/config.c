@@ -62,7 +62,7 @@ void genc_flow_config_resolve(genc_flow_config *cfg) {
     if (cfg->scale_bound <= 0) cfg->scale_bound = 1.0f;
     if (cfg->depth <= 0) cfg->depth = toy ? 8 : nice ? 4 : glow ? 4 : 3;
     if (cfg->levels <= 0) cfg->levels = toy || nice ? 1 : 2;
-    if (cfg->width <= 0) cfg->width = toy ? 64 : nice ? 256 : glow ? 64 : 32;
+    if (cfg->width <= 0) cfg->width = toy ? 64 : nice ? 256 : glow ? 64 : 16;
     if (cfg->hidden <= 0) cfg->hidden = toy ? 2 : 3;
 }
 
