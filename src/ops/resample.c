@@ -69,7 +69,19 @@ static void avg_pool2d_backward(genc_ctx *c, genc_node *nd) {
         for (int r = 0; r < H; r++) {
             const float *g = dy + (p * Ho + r / k) * Wo;
             float *d = dx + (p * H + r) * W;
-            for (int col = 0; col < W; col++) d[col] += g[col / k] * inv;
+            if (k == 2) { /* the common case, unrolled so it vectorises */
+#pragma omp simd
+                for (int w = 0; w < Wo; w++) {
+                    float v = g[w] * inv;
+                    d[2 * w] += v;
+                    d[2 * w + 1] += v;
+                }
+            } else {
+                for (int w = 0; w < Wo; w++) {
+                    float v = g[w] * inv;
+                    for (int j = 0; j < k; j++) d[w * k + j] += v;
+                }
+            }
         }
 }
 
@@ -83,14 +95,24 @@ genc_tensor *genc_avg_pool2d(genc_ctx *c, genc_tensor *x, int k) {
     float inv = 1.0f / (float)(k * k);
 #pragma omp parallel for schedule(static) if (x->n > PAR_MIN)
     for (int64_t p = 0; p < planes; p++)
-        for (int h = 0; h < Ho; h++)
-            for (int w = 0; w < Wo; w++) {
-                const float *s = x->data + (p * H + (int64_t)h * k) * W + (int64_t)w * k;
-                float sum = 0;
-                for (int i = 0; i < k; i++)
-                    for (int j = 0; j < k; j++) sum += s[(int64_t)i * W + j];
-                y->data[(p * Ho + h) * Wo + w] = sum * inv;
+        for (int h = 0; h < Ho; h++) {
+            /* row by row of the window (contiguous reads), summing each output in the order
+             * i, j as a single loop over its window would */
+            float *yr = y->data + (p * Ho + h) * Wo;
+            if (k == 2) { /* the common case, unrolled so it vectorises (same order of sums) */
+                const float *s0 = x->data + (p * H + (int64_t)h * 2) * W, *s1 = s0 + W;
+#pragma omp simd
+                for (int w = 0; w < Wo; w++) yr[w] = (((s0[2 * w] + s0[2 * w + 1]) + s1[2 * w]) + s1[2 * w + 1]) * inv;
+                continue;
             }
+            for (int w = 0; w < Wo; w++) yr[w] = 0;
+            for (int i = 0; i < k; i++) {
+                const float *s = x->data + (p * H + (int64_t)h * k + i) * W;
+                for (int w = 0; w < Wo; w++)
+                    for (int j = 0; j < k; j++) yr[w] += s[w * k + j];
+            }
+            for (int w = 0; w < Wo; w++) yr[w] *= inv;
+        }
     genc_node *nd = genc_record(c, avg_pool2d_backward, y, 1, &x);
     if (nd) nd->iarg[0] = k;
     return y;
