@@ -21,29 +21,9 @@ const char FLOW_SAMPLE_HELP[] =
 
 #define GRID 128
 
-/* The plotted square [-r, r]²: 1.1 × the 99.5th percentile of |coordinate| over 20000 points
- * (genc_toy_radius is declared in genc/data.h but not built on this branch's main). */
-static int cmp_float(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
-static double toy_radius(genc_toy toy) {
-    enum { N = 20000 };
-    float *xy = malloc(sizeof(float) * 2 * N);
-    if (!xy) return 4.0;
-    genc_rng r = genc_rng_make(3, 9);
-    genc_toy_sample(toy, &r, N, xy);
-    for (int i = 0; i < 2 * N; i++) xy[i] = fabsf(xy[i]);
-    qsort(xy, 2 * N, sizeof(float), cmp_float);
-    double q = xy[(int)(0.995 * 2 * N)];
-    free(xy);
-    return 1.1 * q;
-}
-
 static int sample_2d(genc_flow *f, int n, float temp, uint64_t seed, const char *out) {
     genc_toy toy = (genc_toy)f->cfg.toy;
-    double r = toy_radius(toy);
+    double r = genc_toy_radius(toy);
     float *z = malloc(sizeof(float) * 2 * (size_t)n), *data = malloc(sizeof(float) * 2 * (size_t)n);
     double *model = malloc(sizeof(double) * GRID * GRID), *truth = malloc(sizeof(double) * GRID * GRID);
     genc_ctx *c = genc_ctx_new(0);
