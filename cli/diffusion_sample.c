@@ -19,7 +19,7 @@ const char DIFFUSION_SAMPLE_HELP[] =
     "  --churn S          heun: EDM's S_churn (default 0), with --s-tmin, --s-tmax, --s-noise\n"
     "  --shift S          flow samplers: time shift s·t/(1 + (s−1)·t) (default 1)\n"
     "  --cfg W            classifier-free guidance scale (class-conditional models; default 1)\n"
-    "  --class C          generate class C (default: every class in turn)\n"
+    "  --class C          generate class C (default: every class in turn, one per column)\n"
     "  --n K              samples (default 2000 points / 64 images)\n"
     "  --seed S           noise seed (default 1)\n"
     "  --threads N        threads (default: all cores)\n"
@@ -212,7 +212,8 @@ int diffusion_sample(genc_st_file *f, const char *dir, int argc, char **argv) {
         snprintf(title, sizeof title, "%s / %s, %s %d steps", genc_dproc_name(m.cfg.process), genc_dpred_name(m.cfg.pred),
                  genc_diffusion_sampler_name(kind), steps);
         rc = points ? scatter(path, tc.data, x, n, title)
-                    : genc_png_grid(path, x, (int)n, m.cfg.channels, m.cfg.height, m.cfg.width, 0, -1, 1);
+                    : genc_png_grid(path, x, (int)n, m.cfg.channels, m.cfg.height, m.cfg.width,
+                                    m.cfg.n_classes && q.cls < 0 ? m.cfg.n_classes : 0, -1, 1); /* a class per column */
         if (!rc) printf("%s\n", path);
         if (!rc && save) {
             rc = save_samples(save, &m, x, lab, n);
