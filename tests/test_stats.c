@@ -4,7 +4,11 @@
  * exactly 0 and its standard deviation at n = 400 is about 0.005 for 2D unit Gaussians, so
  * |E| < 0.05 is ten of them); and clearly positive for a shift of (0.5, 0.5): the population
  * value 2(E‖Z_δ‖ − E‖Z_0‖), Z_δ ~ N(δ, 2I), is 0.218 by the Rice mean, so E > 0.1.
- * The Fréchet distance and the mean/covariance: see below. */
+ * The Fréchet distance and the mean/covariance: see below; and against PyTorch
+ * (tests/parity/stats.py: LAPACK's eigensolver instead of Jacobi, non-commuting 24×24
+ * covariances) to 1e-8 relative, the double-precision agreement of two eigensolvers on
+ * well-conditioned matrices (eigenvalues ≥ 0.1) after the float32 rounding of the stored
+ * value is added back. */
 #include "genc/stats.h"
 #include "testutil.h"
 
@@ -74,5 +78,21 @@ int main(void) {
     double mu[2], cv[4];
     CHECK(genc_mean_cov(pts, 3, 2, mu, cv) == GENC_OK && mu[0] == 2 && mu[1] == 0 && cv[0] == 4 && cv[3] == 4 &&
           cv[1] == -2 && cv[2] == -2, "mean/cov: %g %g | %g %g %g %g", mu[0], mu[1], cv[0], cv[1], cv[2], cv[3]);
+    genc_st_file P;
+    if (tu_fixture("stats.py", "stats_fixture.safetensors", &P) == GENC_OK) {
+        int64_t k;
+        float *fc1 = tu_get(&P, "fd.c1", &k), *fc2 = tu_get(&P, "fd.c2", &k);
+        float *fm1 = tu_get(&P, "fd.m1", &k), *fm2 = tu_get(&P, "fd.m2", &k);
+        float *fv = tu_get(&P, "fd.value", &k), *fh = tu_get(&P, "fd.value_hi", &k);
+        enum { G = 24 };
+        double dc1[G * G], dc2[G * G], dm1[G], dm2[G], got;
+        for (int i = 0; i < G * G; i++) { dc1[i] = fc1[i]; dc2[i] = fc2[i]; }
+        for (int i = 0; i < G; i++) { dm1[i] = fm1[i]; dm2[i] = fm2[i]; }
+        double ref = (double)fv[0] + (double)fh[0];
+        CHECK(genc_frechet_distance(dm1, dc1, dm2, dc2, G, &got) == GENC_OK && fabs(got - ref) < 1e-8 * fabs(ref),
+              "Fréchet distance %.12g, PyTorch %.12g", got, ref);
+        free(fc1); free(fc2); free(fm1); free(fm2); free(fv); free(fh);
+        genc_st_free(&P);
+    }
     return tu_finish();
 }
