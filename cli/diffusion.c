@@ -88,7 +88,7 @@ static int d_train(const cli_family *fam, int argc, char **argv) {
     if (!o.run.resume) {
         genc_toy toy;
         int is_toy;
-        if (genc_dm_data_is_toy(s.tc.data, &toy, &is_toy)) return usage_error("--data: %s", genc_error());
+        if (genc_toy_spec(s.tc.data, &toy, &is_toy)) return usage_error("--data: %s", genc_error());
         if (!s.net_given) s.cfg.net = is_toy ? GENC_DNET_MLP : GENC_DNET_UNET;
         if (is_toy && s.cfg.net != GENC_DNET_MLP)
             return usage_error("--net %s is an image network; 2D data (%s) takes --net mlp", genc_dnet_name(s.cfg.net), s.tc.data);

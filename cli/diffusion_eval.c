@@ -237,7 +237,7 @@ int diffusion_eval(genc_st_file *f, const char *dir, int argc, char **argv) {
     if (diffusion_open(f, dir, &m, &tc)) return EXIT_RUNTIME;
     genc_toy toy;
     int is_toy = 0;
-    if (genc_dm_data_is_toy(tc.data, &toy, &is_toy)) {
+    if (genc_toy_spec(tc.data, &toy, &is_toy)) {
         genc_dmodel_free(&m);
         return runtime_error("%s: %s", dir, genc_error());
     }

@@ -101,7 +101,7 @@ static int save_samples(const char *path, const genc_dmodel *m, const float *x, 
 static int scatter(const char *path, const char *data, const float *x, int64_t n, const char *title) {
     genc_toy toy;
     int is_toy;
-    if (genc_dm_data_is_toy(data, &toy, &is_toy) || !is_toy) return genc_set_error("not a 2D toy model");
+    if (genc_toy_spec(data, &toy, &is_toy) || !is_toy) return genc_set_error("not a 2D toy model");
     float *ref = malloc(sizeof(float) * (size_t)n * 2);
     if (!ref) return genc_set_error("out of memory");
     genc_rng r = genc_rng_make(99, 0);

@@ -138,6 +138,9 @@ double genc_toy_log_density(genc_toy t, double x, double y);
  * for checkerboard (log 32); otherwise the integral of -p log p on a fine grid (computed once
  * per process, then remembered). */
 double genc_toy_entropy(genc_toy t);
+/* A --data value: "toy:NAME" names a 2D toy (*is_toy = 1, *toy set; an unknown name is an
+ * error listing the valid ones); anything else is an image path or set (*is_toy = 0). */
+int genc_toy_spec(const char *spec, genc_toy *toy, int *is_toy);
 /* A square [-r, r]^2 holding the data apart from a far tail: the range for plots. */
 double genc_toy_radius(genc_toy t);
 

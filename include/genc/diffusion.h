@@ -337,8 +337,6 @@ typedef struct genc_dm_train_cfg {
 } genc_dm_train_cfg;
 
 void genc_dm_train_cfg_default(genc_dm_train_cfg *t);
-/* 1 when spec names a 2D toy ("toy:NAME"); *toy then holds it (GENC_ERR for an unknown name). */
-int genc_dm_data_is_toy(const char *spec, genc_toy *toy, int *is_toy);
 /* Train a new model of cfg (its example shape and σd come from the data; n_classes > 0 asks
  * for class conditioning on the data's labels), or resume run->out_dir. */
 int genc_dm_train(const genc_dm_config *cfg, const genc_dm_train_cfg *tc, const genc_run_opts *run,

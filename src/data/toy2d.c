@@ -277,3 +277,9 @@ double genc_toy_radius(genc_toy t) {
     free(xy);
     return 1.1 * q;
 }
+
+int genc_toy_spec(const char *spec, genc_toy *toy, int *is_toy) {
+    *is_toy = strncmp(spec, "toy:", 4) == 0;
+    if (!*is_toy) return GENC_OK;
+    return genc_toy_parse(spec + 4, toy);
+}

@@ -20,12 +20,6 @@ void genc_dm_train_cfg_default(genc_dm_train_cfg *t) {
     snprintf(t->data, sizeof t->data, "toy:checkerboard");
 }
 
-int genc_dm_data_is_toy(const char *spec, genc_toy *toy, int *is_toy) {
-    *is_toy = strncmp(spec, "toy:", 4) == 0;
-    if (!*is_toy) return GENC_OK;
-    return genc_toy_parse(spec + 4, toy);
-}
-
 static char *train_json(const genc_dm_train_cfg *t) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "data", t->data);
@@ -109,7 +103,7 @@ static double activation_bytes(const genc_dm_config *c, int B) {
 
 /* The data: the example shape, classes and, for toys, σd measured on 20 000 points. */
 static int open_data(task *k, genc_dm_config *cfg, int fresh) {
-    if (genc_dm_data_is_toy(k->tc.data, &k->toy, &k->is_toy)) return GENC_ERR;
+    if (genc_toy_spec(k->tc.data, &k->toy, &k->is_toy)) return GENC_ERR;
     if (k->is_toy) {
         if (fresh) {
             if (cfg->n_classes > 0) return genc_set_error("--cond class needs labelled images; 2D toys have no classes");

@@ -22,9 +22,10 @@ typedef struct flow_task {
 /* The data of cfg: images (train and, if test is given, test split) or a toy. Sets the shape. */
 static int load_data(genc_flow_config *cfg, genc_images *train, genc_images *test) {
     const char *d = cfg->data;
-    if (strncmp(d, "toy:", 4) == 0) {
-        genc_toy t;
-        if (genc_toy_parse(d + 4, &t)) return genc_wrap_error("--data");
+    genc_toy t;
+    int is_toy;
+    if (genc_toy_spec(d, &t, &is_toy)) return genc_wrap_error("--data");
+    if (is_toy) {
         cfg->toy = (int)t;
         cfg->C = 2, cfg->H = cfg->W = 1;
         return GENC_OK;
