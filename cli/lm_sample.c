@@ -27,7 +27,8 @@ const char LM_SAMPLE_HELP[] =
     "                     euler, tau-leaping (default for SEDD)\n";
 
 int lm_sample(genc_st_file *f, const char *dir, int argc, char **argv) {
-    genc_lm_sample_opts o = {200, 1, 0.8f, 0, 1.0f, 1, 1, 0, 0, GENC_REMASK_LOW_CONFIDENCE, 0.f, GENC_SAMPLER_DEFAULT};
+    genc_lm_sample_opts o;
+    genc_lm_sample_opts_default(&o);
     const char *prompt = "";
     args a = {argc, 0, argv, 0};
     while (a.i < a.argc && !a.bad) {

@@ -72,6 +72,10 @@ int genc_lm_load_file(const genc_st_file *f, genc_lm *lm);
  * file's tensors), weights not loaded. */
 int genc_lm_from_file(const genc_st_file *f, genc_lm *lm);
 void genc_lm_free(genc_lm *lm);
+/* What the lm family requires of a backbone config trained with t (checked on every load):
+ * vocab GENC_VOCAB, causal attention exactly for ar, cond "add" exactly for SEDD, no
+ * cross-attention, class token or 2D positions, a learned table at least t->seq long. */
+int genc_lm_config_check(const genc_tf_config *cfg, const genc_lm_train_cfg *t);
 /* The LM's own keys of "train" (objective, data, seq, block, t_lo, t_hi) as a JSON object. */
 char *genc_lm_train_json(const genc_lm_train_cfg *t);
 
@@ -163,6 +167,10 @@ typedef struct genc_lm_sample_opts {
     genc_dsampler sampler;
 } genc_lm_sample_opts;
 
+/* The defaults genc sample uses: 200 tokens, 1 sample, temperature 0.8, top-k and top-p off,
+ * seed 1, stop at the end-of-document token, the objective's default sampler. Start from
+ * these and change what you need. */
+void genc_lm_sample_opts_default(genc_lm_sample_opts *o);
 const char *genc_sampler_name(genc_dsampler s);
 int genc_sampler_parse(const char *s, genc_dsampler *out);
 /* Check sampler options against the model (lengths divisible by blocks, steps by blocks,

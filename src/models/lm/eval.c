@@ -5,6 +5,14 @@
 #include <stdlib.h>
 #include <time.h>
 
+/* A likelihood that overflowed (weights that are finite but huge) is a failure, not a number:
+ * "nan bits per character" helps no one, and NaN is not JSON. */
+static int finite_result(const genc_lm_eval_result *r) {
+    if (isfinite(r->bpc)) return GENC_OK;
+    return r->bytes ? genc_set_error("the model's log-likelihood is not finite (%g nats): its weights overflow", r->nats)
+                    : genc_set_error("the evaluation text holds no bytes");
+}
+
 int genc_lm_eval_tokens(genc_lm *lm, const int32_t *tokens, int64_t n, int T, int batch,
                         genc_lm_eval_result *r) {
     double t0 = genc_time_s();
@@ -52,7 +60,7 @@ int genc_lm_eval_tokens(genc_lm *lm, const int32_t *tokens, int64_t n, int T, in
     r->bytes = nbytes;
     r->bpc = nbytes ? nats / (log(2.0) * (double)nbytes) : NAN;
     r->seconds = genc_time_s() - t0;
-    return GENC_OK;
+    return finite_result(r);
 }
 
 /* Diffusion likelihood: non-overlapping windows of T tokens; each window's negative ELBO is
@@ -118,5 +126,5 @@ int genc_lm_eval_elbo(genc_lm *lm, const int32_t *tokens, int64_t n, int T, int 
     r->bpc = bytes ? total / (log(2.0) * (double)bytes) : NAN;
     r->bpc_stderr = bytes && mc > 1 ? sqrt(var) / (log(2.0) * (double)bytes) : NAN;
     r->seconds = genc_time_s() - t0;
-    return GENC_OK;
+    return finite_result(r);
 }

@@ -6,6 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+void genc_lm_sample_opts_default(genc_lm_sample_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->len = 200;
+    o->n = 1;
+    o->temperature = 0.8f;
+    o->top_k = 0;   /* off */
+    o->top_p = 1.f; /* off */
+    o->seed = 1;
+    o->stop_at_eos = 1;
+    o->remask = GENC_REMASK_LOW_CONFIDENCE;
+    o->sampler = GENC_SAMPLER_DEFAULT;
+}
+
 static int cmp_desc(const void *a, const void *b) {
     float x = *(const float *)a, y = *(const float *)b;
     return x < y ? 1 : x > y ? -1 : 0;

@@ -105,9 +105,7 @@ static int new_model(genc_lm *lm, const genc_tf_config *cfg, const genc_lm_train
     mc.causal = !genc_objective_is_diffusion(tc->objective);
     mc.cond = tc->objective == GENC_OBJ_SEDD_ABSORB || tc->objective == GENC_OBJ_SEDD_UNIFORM ? GENC_COND_ADD : GENC_COND_NONE;
     if (mc.rope.trained_len <= 0 || mc.rope.scaling == GENC_ROPE_SCALE_NONE) mc.rope.trained_len = tc->seq;
-    if (mc.pos == GENC_POS_LEARNED && mc.max_pos < tc->seq)
-        return genc_set_error("learned positions: table of %d is shorter than --seq %d", mc.max_pos, tc->seq);
-    if (genc_tf_config_validate(&mc) ||
+    if (genc_lm_config_check(&mc, tc) || genc_tf_config_validate(&mc) ||
         genc_train_preflight(run, &tc->common, genc_lm_param_count(&mc),
                              genc_lm_activation_bytes(&mc, tc->common.batch, tc->seq)))
         return GENC_ERR;
