@@ -7,8 +7,10 @@
 #include <string.h>
 
 static const char TRAIN_HELP[] =
-    "  --data PATH          text file or folder of text files (default: Debian's fortunes,\n"
-    "                       " GENC_DEFAULT_CORPUS ")\n"
+    "  --data PATH          a text file, a folder of text files, or a fortune-style file of\n"
+    "                       documents separated by lines holding only % (default: Debian's\n"
+    "                       fortunes, " GENC_DEFAULT_CORPUS "). Held out for eval: every\n"
+    "                       20th document, or the last 5% of fewer than 20 (docs/data.md)\n"
     "  --seq T              context length in bytes (default 256)\n"
     "  --objective O        ar (next-byte prediction, default), mdlm, llada (masked\n"
     "                       diffusion), bd3 (block diffusion), sedd-absorb, sedd-uniform\n"

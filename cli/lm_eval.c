@@ -79,8 +79,10 @@ int lm_eval(genc_st_file *f, const char *dir, int argc, char **argv) {
     if (r.mc > 0)
         snprintf(bound, sizeof bound, " ± %s (ELBO bound, %d samples/window)",
                  isfinite(r.bpc_stderr) ? se : "n/a with --mc 1", r.mc);
+    char split[128] = "";
+    if (!data) snprintf(split, sizeof split, " (held-out split: %s)", genc_corpus_split_rule(&corpus));
     printf("%s: %.4f%s bits per character on %s%s (%s, %lld bytes, seq %d, step %lld, %.1f s)\n", dir, r.bpc, bound,
-           path, data ? "" : " (held-out split)", genc_objective_name(lm.train.objective), (long long)r.bytes, seq,
+           path, split, genc_objective_name(lm.train.objective), (long long)r.bytes, seq,
            (long long)lm.step, r.seconds);
     if (json)
         printf("{\"bpc\": %.6f, \"bpc_stderr\": %s, \"mc\": %d, \"nats\": %.3f, \"tokens\": %lld, "

@@ -161,9 +161,11 @@ int genc_lm_train(const genc_tf_config *cfg, const genc_lm_train_cfg *tc, const 
     k.x = genc_aligned_alloc(sizeof(int32_t) * (size_t)k.B * (size_t)k.T);
     k.y = genc_aligned_alloc(sizeof(int32_t) * (size_t)k.B * (size_t)k.T);
     if (!k.x || !k.y) { genc_wrap_error("training batch"); goto done; }
-    genc_run_message(run, "model: %lld parameters, %d layers, dim %d, %d heads, pos %s; data: %s (%lld train tokens)",
+    genc_run_message(run, "model: %lld parameters, %d layers, dim %d, %d heads, pos %s; data: %s (%lld train tokens; "
+                     "held out for eval: %s)",
                      (long long)genc_params_count(&lm.model.params), lm.model.cfg.layers, lm.model.cfg.dim,
-                     lm.model.cfg.heads, genc_pos_name(lm.model.cfg.pos), data, (long long)k.corpus.n_tokens);
+                     lm.model.cfg.heads, genc_pos_name(lm.model.cfg.pos), data, (long long)k.corpus.n_tokens,
+                     genc_corpus_split_rule(&k.corpus));
     rc = genc_train_run(&tr, &fam, run, res);
 done:
     genc_aligned_free(k.x);
