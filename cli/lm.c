@@ -108,6 +108,7 @@ static int lm_train(const cli_family *fam, int argc, char **argv) {
     int rc = train_parse(fam, argc, argv, &o, lm_flag, &s);
     if (rc >= 0) return rc;
     s.tc.common = o.cfg;
+    if (o.run.minutes > 0 && !o.eval_given) o.run.eval_every = GENC_EVAL_AUTO; /* held-out bpc as it trains */
     if (!o.run.resume && (genc_tf_config_validate(&s.cfg) || genc_lm_train_cfg_validate(&s.tc)))
         return usage_error("%s", genc_error());
     genc_train_result res = {0};
