@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char TRAIN_HELP[] =
     "  --data PATH          a text file, a folder of text files, or a fortune-style file of\n"
@@ -122,6 +123,27 @@ int lm_open(genc_st_file *f, const char *path, genc_lm *lm) {
     if (lm->ema_weights)
         fprintf(stderr, "genc: %s: using the EMA weights (decay %g)\n", path, lm->train.common.ema);
     return 0;
+}
+
+typedef struct shown {
+    const char *what;
+    double t0, last;
+} shown;
+static shown g_shown;
+
+static void on_lm_progress(int64_t done, int64_t total, void *user) {
+    shown *s = user;
+    double now = genc_time_s(), el = now - s->t0;
+    if (done < total && now - s->last < 0.2) return;
+    s->last = now;
+    progress_show(done, total, s->what, el, done > 0 ? el * (double)(total - done) / (double)done : 0);
+}
+
+void lm_show_progress(genc_lm *lm, const char *what) {
+    if (!isatty(2)) return; /* logs and pipes get the summary line only */
+    g_shown = (shown){what, genc_time_s(), 0};
+    lm->progress = on_lm_progress;
+    lm->progress_user = &g_shown;
 }
 
 /* "model: ar transformer, 4 layers, dim 256, 4 heads, pos rope, LayerNorm", from the config

@@ -18,6 +18,7 @@ const char LM_EVAL_HELP[] =
     "  --mc N       diffusion models: Monte-Carlo samples of the ELBO per window\n"
     "               (default 4); the standard error is printed with the estimate\n"
     "  --seed S     seed of the Monte-Carlo noise (default 1)\n"
+    "  --eval-bytes N  evaluate only the first N bytes of the text (default: all of it)\n"
     "  --json       print one JSON object as the last line of stdout:\n"
     "               {\"bpc\", \"bpc_stderr\", \"mc\", \"nats\", \"tokens\", \"bytes\",\n"
     "                \"seconds\", \"seq\", \"step\", \"objective\"}\n";
@@ -25,6 +26,7 @@ const char LM_EVAL_HELP[] =
 int lm_eval(genc_st_file *f, const char *dir, int argc, char **argv) {
     const char *data = NULL;
     int seq = 0, batch = 8, json = 0, scaling_given = 0, mc = 4;
+    int64_t max_bytes = 0;
     uint64_t seed = 1;
     genc_rope_scaling scaling = GENC_ROPE_SCALE_NONE;
     double factor = 0;
@@ -37,6 +39,7 @@ int lm_eval(genc_st_file *f, const char *dir, int argc, char **argv) {
         else if (flag(&a, "--json")) json = 1;
         else if (flag(&a, "--mc")) mc = val_int(&a, "--mc", 1, 100000);
         else if (flag(&a, "--seed")) seed = val_u64(&a, "--seed");
+        else if (flag(&a, "--eval-bytes")) max_bytes = val_i64(&a, "--eval-bytes", 1, (int64_t)1e15);
         else if (flag(&a, "--rope-scaling")) {
             const char *s = val_str(&a, "--rope-scaling");
             if (!a.bad && genc_rope_scaling_parse(s, &scaling)) return usage_error("--rope-scaling: %s", genc_error());
@@ -66,8 +69,14 @@ int lm_eval(genc_st_file *f, const char *dir, int argc, char **argv) {
         genc_lm_free(&lm);
         return runtime_error("%s", genc_error());
     }
+    int64_t n = corpus.n_tokens; /* --eval-bytes: the stream up to its N-th byte token */
+    if (max_bytes > 0 && max_bytes < corpus.n_bytes)
+        for (int64_t i = 0, b = 0; i < corpus.n_tokens; i++)
+            if ((b += corpus.tokens[i] < 256) == max_bytes) { n = i + 1; break; }
     genc_lm_eval_result r;
-    int rc = genc_lm_eval_elbo(&lm, corpus.tokens, corpus.n_tokens, seq, batch, mc, seed, &r);
+    lm_show_progress(&lm, genc_objective_is_diffusion(lm.train.objective) ? "ELBO draws" : "tokens");
+    int rc = genc_lm_eval_elbo(&lm, corpus.tokens, n, seq, batch, mc, seed, &r);
+    progress_end();
     if (rc) {
         genc_corpus_free(&corpus);
         genc_lm_free(&lm);

@@ -50,4 +50,19 @@ expect 0 "held-out bpc" -- "$GENC" train lm $TINY --data "$W/my.txt" --minutes 0
 "$GENC" train lm --dim 16 --layers 1 --heads 2 --seq 16 --data "$W/my.txt" --steps 20 --out "$W/warm" 2>/dev/null
 check "default warmup of a 20-step run is 4" '"$GENC" info "$W/warm" | grep -q "\"warmup\":4,"'
 
+# No silent stretches: eval takes a byte cap; sample reports tokens/s and puts its headers on
+# stderr (stdout holds only the text); on a terminal eval and sample draw a progress bar with
+# an ETA (script(1) gives them one)
+expect 0 '"bytes": 300,' -- "$GENC" eval "$W/unit" --data "$W/my.txt" --eval-bytes 300 --json
+expect 0 "sampled 40 tokens in .* tokens/s" -- "$GENC" sample "$W/unit" --len 20 --n 2 --no-stop
+"$GENC" sample "$W/unit" --len 20 --n 2 >"$W/stdout" 2>/dev/null
+check "sample headers are not on stdout" '[ -s "$W/stdout" ] && ! grep -q -- "--- sample" "$W/stdout"'
+"$GENC" train lm $TINY --objective mdlm --data "$W/my.txt" --steps 2 --out "$W/md" 2>/dev/null
+if command -v script >/dev/null; then
+    script -qc "'$GENC' eval '$W/md' --mc 2" /dev/null > "$W/tty" 2>&1
+    check "eval shows progress and an ETA on a terminal" 'grep -q "ELBO draws .*ETA" "$W/tty"'
+    script -qc "'$GENC' sample '$W/md' --len 32" /dev/null > "$W/tty" 2>&1
+    check "diffusion sampling shows progress and an ETA on a terminal" 'grep -q "denoising steps .*ETA" "$W/tty"'
+fi
+
 finish

@@ -56,7 +56,14 @@ typedef struct genc_lm {
     genc_adamw opt;
     int has_opt;
     genc_rng drop_rng;        /* dropout stream */
+    /* Optional: progress of evaluations and samplers, done of total units (tokens, windows ×
+     * Monte-Carlo draws, denoising steps), after each forward pass. Set after loading. */
+    void (*progress)(int64_t done, int64_t total, void *user);
+    void *progress_user;
 } genc_lm;
+
+/* lm->progress(done, total), when it is set. */
+void genc_lm_progress(const genc_lm *lm, int64_t done, int64_t total);
 
 /* Build lm->model from cfg with the initial values of seed, plus lm->time_emb when cfg->cond is
  * "add" (SEDD), registered in lm->model.params. GENC_ERR on a bad config or out of memory. */

@@ -43,6 +43,7 @@ int genc_lm_eval_tokens(genc_lm *lm, const int32_t *tokens, int64_t n, int T, in
             s += len;
         } while (len == T && nb < batch && n - 1 - s >= T);
         genc_ctx_reset(c);
+        genc_lm_progress(lm, s, n - 1);
         genc_tensor *logits = genc_transformer_forward(c, &lm->model, x, nb, len, NULL);
         genc_nll_rows(logits, y, nll);
         for (int i = 0; i < nb * len; i++) {
@@ -104,6 +105,7 @@ int genc_lm_eval_elbo(genc_lm *lm, const int32_t *tokens, int64_t n, int T, int 
             default: genc_mdlm_nelbo(c, lm, x0, nb, T, &rng, out); break;
             }
             for (int b = 0; b < nb; b++) nel[b * mc + s] = out[b];
+            genc_lm_progress(lm, w0 * mc + (int64_t)(s + 1) * nb, n_win * mc);
         }
         for (int b = 0; b < nb; b++) {
             double m = 0, v = 0;

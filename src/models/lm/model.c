@@ -151,6 +151,10 @@ int genc_lm_load(const char *dir_or_file, genc_lm *lm) {
     return rc;
 }
 
+void genc_lm_progress(const genc_lm *lm, int64_t done, int64_t total) {
+    if (lm->progress) lm->progress(done, total, lm->progress_user);
+}
+
 void genc_lm_free(genc_lm *lm) {
     if (lm->has_opt) genc_adamw_free(&lm->opt);
     genc_transformer_free(&lm->model);

@@ -161,6 +161,7 @@ int genc_lm_sample(genc_lm *lm, const char *prompt, const genc_lm_sample_opts *o
     int T = P;
     float *lg = malloc(sizeof(float) * (size_t)V);
     for (int step = 0; step < o->len; step++) {
+        genc_lm_progress(lm, step, o->len);
         genc_ctx_reset(c);
         genc_tensor *logits = genc_transformer_forward(c, &lm->model, ids, B, T, &run);
         int all_done = 1;
