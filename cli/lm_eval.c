@@ -13,8 +13,9 @@ const char LM_EVAL_HELP[] =
     "  --batch B    windows per forward pass (default 8)\n"
     "  --rope-scaling S, --rope-factor F\n"
     "               evaluate a RoPE model with a context extension (linear, ntk,\n"
-    "               dynamic-ntk, yarn) relative to its training length; the factor\n"
-    "               defaults to --seq / training length\n"
+    "               dynamic-ntk, yarn) relative to its training length L (the checkpoint's\n"
+    "               rope_trained_len, its --seq); the factor defaults to the checkpoint's\n"
+    "               when that is above 1, else to --seq / L (at least 1)\n"
     "  --mc N       diffusion models: Monte-Carlo samples of the ELBO per window\n"
     "               (default 4); the standard error is printed with the estimate\n"
     "  --seed S     seed of the Monte-Carlo noise (default 1)\n"
@@ -59,9 +60,10 @@ int lm_eval(genc_st_file *f, const char *dir, int argc, char **argv) {
             return usage_error("--rope-scaling needs a RoPE model (this one uses %s)", pn);
         }
         if (scaling_given) rc->scaling = scaling;
+        /* L is the checkpoint's rope_trained_len, as in a plain eval: one value everywhere */
+        double ratio = (double)seq / (double)rc->trained_len;
         if (factor > 0) rc->factor = (float)factor;
-        else if (rc->factor <= 1) rc->factor = (float)seq / (float)lm.train.seq > 1 ? (float)seq / (float)lm.train.seq : 1;
-        rc->trained_len = lm.train.seq;
+        else if (rc->factor <= 1) rc->factor = (float)(ratio > 1 ? ratio : 1);
     }
     genc_corpus corpus;
     const char *path = data ? data : (lm.train.data[0] ? lm.train.data : GENC_DEFAULT_CORPUS);

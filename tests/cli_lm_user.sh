@@ -65,4 +65,19 @@ if command -v script >/dev/null; then
     check "diffusion sampling shows progress and an ETA on a terminal" 'grep -q "denoising steps .*ETA" "$W/tty"'
 fi
 
+# RoPE bookkeeping: a model trained with a scaling records its real --seq as L, and a plain
+# eval equals an eval that names the same scaling and factor (one L everywhere)
+"$GENC" train lm $TINY --data "$W/my.txt" --rope-scaling yarn --rope-factor 2 --steps 2 --out "$W/yarn" 2>/dev/null
+check "rope_trained_len is --seq" '"$GENC" info "$W/yarn" | grep -q "\"rope_trained_len\":16,"'
+a=$("$GENC" eval "$W/yarn" --data "$W/my.txt" --seq 32 --json | tail -1 | sed 's/.*"bpc": \([0-9.]*\).*/\1/')
+b=$("$GENC" eval "$W/yarn" --data "$W/my.txt" --seq 32 --rope-scaling yarn --rope-factor 2 --json | tail -1 | sed 's/.*"bpc": \([0-9.]*\).*/\1/')
+check "plain eval $a = eval --rope-scaling yarn --rope-factor 2 $b" '[ -n "$a" ] && [ "$a" = "$b" ]'
+expect 0 "the checkpoint's" -- "$GENC" eval --help
+
+# the docs stand alone: no references to files users do not have
+if [ -n "$GENC_SOURCE_DIR" ]; then
+    check "no spec/ references in docs, README, headers, sources or tests" \
+        '! grep -rn "spec/" "$GENC_SOURCE_DIR"/docs "$GENC_SOURCE_DIR"/README.md "$GENC_SOURCE_DIR"/include "$GENC_SOURCE_DIR"/src "$GENC_SOURCE_DIR"/cli "$GENC_SOURCE_DIR"/bench "$GENC_SOURCE_DIR"/tests/parity'
+fi
+
 finish

@@ -1,7 +1,7 @@
 /* genc language models over the shared transformer backbone: autoregressive (ar), masked
  * diffusion (mdlm, llada), block diffusion (bd3) and score-entropy diffusion (sedd-absorb,
  * sedd-uniform), all on the same byte tokens and compared in one unit (bits per character).
- * Math and conventions: spec/discrete-diffusion.md. */
+ * Math and conventions: docs/language-models.md, docs/masked-diffusion.md. */
 #ifndef GENC_LM_H
 #define GENC_LM_H
 

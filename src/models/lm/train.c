@@ -113,13 +113,14 @@ static void task_family(genc_train_family *fam, lm_task *k) {
 }
 
 /* A new model from the flags: diffusion objectives see the whole (noised) window, SEDD
- * conditions on the noise level, RoPE remembers the training length. */
+ * conditions on the noise level, RoPE remembers the training length (--seq, whatever the
+ * scaling: docs/position-encodings.md). */
 static int new_model(genc_lm *lm, const genc_tf_config *cfg, const genc_lm_train_cfg *tc, const genc_run_opts *run) {
     if (genc_lm_train_cfg_validate(tc)) return GENC_ERR;
     genc_tf_config mc = *cfg;
     mc.causal = !genc_objective_is_diffusion(tc->objective);
     mc.cond = tc->objective == GENC_OBJ_SEDD_ABSORB || tc->objective == GENC_OBJ_SEDD_UNIFORM ? GENC_COND_ADD : GENC_COND_NONE;
-    if (mc.rope.trained_len <= 0 || mc.rope.scaling == GENC_ROPE_SCALE_NONE) mc.rope.trained_len = tc->seq;
+    mc.rope.trained_len = tc->seq; /* L of the RoPE extensions: the length actually trained at */
     if (genc_lm_config_check(&mc, tc) || genc_tf_config_validate(&mc) ||
         genc_train_preflight(run, &tc->common, genc_lm_param_count(&mc),
                              genc_lm_activation_bytes(&mc, tc->common.batch, tc->seq)))
