@@ -154,7 +154,8 @@ int cmd_compare(int argc, char **argv) {
         }
         genc_lm_sample_opts so; /* 4 samples of slen tokens at temperature 1, slen denoising steps */
         genc_lm_sample_opts_default(&so);
-        so.len = so.steps = slen;
+        so.len = slen;
+        if (genc_objective_is_diffusion(lm.train.objective)) so.steps = slen;
         so.n = 4;
         so.temperature = 1.0f;
         so.stop_at_eos = 0;

@@ -74,6 +74,15 @@ b=$("$GENC" eval "$W/yarn" --data "$W/my.txt" --seq 32 --rope-scaling yarn --rop
 check "plain eval $a = eval --rope-scaling yarn --rope-factor 2 $b" '[ -n "$a" ] && [ "$a" = "$b" ]'
 expect 0 "the checkpoint's" -- "$GENC" eval --help
 
+# `genc sample lm DIR` (train's word order) works; a family other than the checkpoint's is a
+# usage error that gives the right form; flags only diffusion models use are refused on ar
+expect 0 "sampled" -- "$GENC" sample lm "$W/unit" --len 8
+expect 0 "^family: lm" -- "$GENC" info lm "$W/unit"
+expect 2 "holds a lm model, not classifier.*genc eval $W/unit" -- "$GENC" eval classifier "$W/unit"
+for f in "--steps 8" "--block 4" "--remask random" "--cfg 1 --prompt a" "--sampler llada"; do
+    expect 2 "for diffusion models" -- "$GENC" sample "$W/unit" --len 8 $f
+done
+
 # the docs stand alone: no references to files users do not have
 if [ -n "$GENC_SOURCE_DIR" ]; then
     check "no spec/ references in docs, README, headers, sources or tests" \

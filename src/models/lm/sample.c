@@ -90,6 +90,11 @@ int genc_lm_sample_validate(const genc_lm *lm, const char *prompt, const genc_lm
         if (s != GENC_SAMPLER_DEFAULT)
             return genc_set_error("--sampler %s is for diffusion models; an ar model samples left to right", genc_sampler_name(s));
         if (o->cfg != 0) return genc_set_error("--cfg is for diffusion models");
+        /* flags that would be silently ignored are refused: they mean the user expects a
+         * diffusion model */
+        if (o->steps != 0 || o->block != 0 || o->remask != GENC_REMASK_LOW_CONFIDENCE)
+            return genc_set_error("--%s is for diffusion models; an ar model samples left to right, one pass per token",
+                                  o->steps ? "steps" : o->block ? "block" : "remask");
         return GENC_OK;
     }
     int sedd = obj == GENC_OBJ_SEDD_ABSORB || obj == GENC_OBJ_SEDD_UNIFORM;
