@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char LM_EVAL_HELP[] =
@@ -20,12 +21,49 @@ const char LM_EVAL_HELP[] =
     "               (default 4); the standard error is printed with the estimate\n"
     "  --seed S     seed of the Monte-Carlo noise (default 1)\n"
     "  --eval-bytes N  evaluate only the first N bytes of the text (default: all of it)\n"
+    "  --text TEXT  autoregressive models: the log-probability of each byte of TEXT after\n"
+    "               [BOS], one line per byte (position, byte value, the byte, log p in\n"
+    "               nats), then its bits per character; with --json one object\n"
+    "               {\"tokens\", \"logp\", \"bpc\"}: to check a model token by token\n"
     "  --json       print one JSON object as the last line of stdout:\n"
     "               {\"bpc\", \"bpc_stderr\", \"mc\", \"nats\", \"tokens\", \"bytes\",\n"
     "                \"seconds\", \"seq\", \"step\", \"objective\"}\n";
 
+/* --text: [BOS] + the bytes of text, each byte's log-probability given what precedes it. */
+static int per_token(genc_lm *lm, const char *text, int seq, int json) {
+    int64_t nb = (int64_t)strlen(text), n = nb + 1;
+    int32_t *tok = malloc(sizeof(int32_t) * (size_t)n);
+    float *logp = malloc(sizeof(float) * (size_t)n);
+    if (!tok || !logp) { free(tok); free(logp); return runtime_error("out of memory"); }
+    tok[0] = GENC_TOK_BOS;
+    genc_tokenize((const uint8_t *)text, nb, tok + 1);
+    if (genc_lm_token_logprobs(lm, tok, n, seq, logp)) {
+        free(tok); free(logp);
+        return runtime_error("%s", genc_error());
+    }
+    double nats = 0;
+    for (int64_t i = 0; i < nb; i++) nats -= logp[i];
+    double bpc = nats / (log(2.0) * (double)nb);
+    if (json) {
+        printf("{\"tokens\": [");
+        for (int64_t i = 1; i < n; i++) printf("%s%d", i > 1 ? ", " : "", tok[i]);
+        printf("], \"logp\": [");
+        for (int64_t i = 0; i < nb; i++) printf("%s%.6f", i ? ", " : "", logp[i]);
+        printf("], \"bpc\": %.6f}\n", bpc);
+    } else {
+        for (int64_t i = 0; i < nb; i++) {
+            int b = tok[i + 1];
+            printf("%lld\t%d\t%c\t%.6f\n", (long long)(i + 1), b, b >= 32 && b < 127 ? b : '.', logp[i]);
+        }
+        printf("%.4f bits per character over %lld bytes\n", bpc, (long long)nb);
+    }
+    free(tok);
+    free(logp);
+    return 0;
+}
+
 int lm_eval(genc_st_file *f, const char *dir, int argc, char **argv) {
-    const char *data = NULL;
+    const char *data = NULL, *text = NULL;
     int seq = 0, batch = 8, json = 0, scaling_given = 0, mc = 4;
     int64_t max_bytes = 0;
     uint64_t seed = 1;
@@ -35,6 +73,7 @@ int lm_eval(genc_st_file *f, const char *dir, int argc, char **argv) {
     while (a.i < a.argc && !a.bad) {
         if (flag(&a, "--help") || flag(&a, "-h")) return show_help(LM_EVAL_HELP);
         else if (flag(&a, "--data")) data = val_str(&a, "--data");
+        else if (flag(&a, "--text")) text = val_str(&a, "--text");
         else if (flag(&a, "--seq")) seq = val_int(&a, "--seq", 1, 1 << 20);
         else if (flag(&a, "--batch")) batch = val_int(&a, "--batch", 1, 4096);
         else if (flag(&a, "--json")) json = 1;
@@ -64,6 +103,11 @@ int lm_eval(genc_st_file *f, const char *dir, int argc, char **argv) {
         double ratio = (double)seq / (double)rc->trained_len;
         if (factor > 0) rc->factor = (float)factor;
         else if (rc->factor <= 1) rc->factor = (float)(ratio > 1 ? ratio : 1);
+    }
+    if (text) {
+        int rc = per_token(&lm, text, seq, json);
+        genc_lm_free(&lm);
+        return rc;
     }
     genc_corpus corpus;
     const char *path = data ? data : (lm.train.data[0] ? lm.train.data : GENC_DEFAULT_CORPUS);

@@ -127,6 +127,21 @@ int main(void) {
     load(base_path, &base);
     genc_lm lm;
     CHECK(genc_lm_load(base_path, &lm) == GENC_OK, "the unmutated checkpoint loads: %s", genc_error());
+    {
+        /* (not hostile, but the same model) per-token log-probabilities, the windows of the
+         * evaluation: they add up to its nats; float sums of 40 values of ~5.6 agree to 1e-4 */
+        int32_t text[41];
+        float logp[40];
+        text[0] = GENC_TOK_BOS;
+        for (int i = 1; i < 41; i++) text[i] = 'a' + (i * 7) % 26;
+        genc_lm_eval_result r;
+        double sum = 0;
+        int ok = genc_lm_token_logprobs(&lm, text, 41, 8, logp) == GENC_OK &&
+                 genc_lm_eval_tokens(&lm, text, 41, 8, 3, &r) == GENC_OK;
+        for (int i = 0; ok && i < 40; i++) sum -= logp[i];
+        CHECK(ok && fabs(sum - r.nats) < 1e-4 * r.nats, "per-token log-probs sum to eval's nats: %.6f vs %.6f", sum,
+              r.nats);
+    }
     genc_lm_free(&lm);
 
     /* vocabularies other than the tokenizer's, tensors to match */

@@ -141,6 +141,12 @@ typedef struct genc_lm_eval_result {
  * paid for, but only bytes count as characters). */
 int genc_lm_eval_tokens(genc_lm *lm, const int32_t *tokens, int64_t n, int T, int batch,
                         genc_lm_eval_result *r);
+/* Token by token, for checking a model against another implementation: logp[i] = log p(
+ * tokens[i+1] | tokens[max(0, i+1−T) … i]) in nats for i = 0 … n−2 (the windows of
+ * genc_lm_eval_tokens: every token after the first predicted once, from up to T previous
+ * tokens). Autoregressive models only (a diffusion model gives a bound per window, not a
+ * probability per token). */
+int genc_lm_token_logprobs(genc_lm *lm, const int32_t *tokens, int64_t n, int T, float *logp);
 /* Diffusion objectives: windows of T tokens with stride T (each token in one window), the
  * negative ELBO of each window estimated with mc Monte-Carlo samples (seeded), bpc = Σ nelbo /
  * (ln 2 · byte tokens), with its standard error. ar: same as genc_lm_eval_tokens. */

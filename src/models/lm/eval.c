@@ -64,6 +64,30 @@ int genc_lm_eval_tokens(genc_lm *lm, const int32_t *tokens, int64_t n, int T, in
     return finite_result(r);
 }
 
+int genc_lm_token_logprobs(genc_lm *lm, const int32_t *tokens, int64_t n, int T, float *logp) {
+    if (genc_objective_is_diffusion(lm->train.objective))
+        return genc_set_error("per-token log-probabilities need an autoregressive model (this one is %s: a diffusion "
+                              "model gives an ELBO bound per window)", genc_objective_name(lm->train.objective));
+    if (n < 2) return genc_set_error("the text is too short (%lld tokens with BOS)", (long long)n);
+    if (T < 1) return genc_set_error("--seq must be positive");
+    if (lm->model.cfg.pos == GENC_POS_LEARNED && T > lm->model.cfg.max_pos)
+        return genc_set_error("--seq %d exceeds the learned position table (%d)", T, lm->model.cfg.max_pos);
+    genc_ctx *c = genc_ctx_new(0);
+    if (!c) return genc_set_error("out of memory");
+    int prev = genc_no_grad(c);
+    /* window k: inputs tokens[kT, kT+len), targets shifted by one, as in genc_lm_eval_tokens */
+    for (int64_t s = 0; s < n - 1; s += T) {
+        int len = (int)(n - 1 - s < T ? n - 1 - s : T);
+        genc_ctx_reset(c);
+        genc_tensor *logits = genc_transformer_forward(c, &lm->model, tokens + s, 1, len, NULL);
+        genc_nll_rows(logits, tokens + s + 1, logp + s);
+        for (int i = 0; i < len; i++) logp[s + i] = -logp[s + i];
+    }
+    genc_restore_grad(c, prev);
+    genc_ctx_free(c);
+    return GENC_OK;
+}
+
 /* Diffusion likelihood: non-overlapping windows of T tokens; each window's negative ELBO is
  * averaged over mc noise draws. Var(total) = Σ_windows Var_w / mc, with Var_w the sample
  * variance of that window's draws; with a single draw it cannot be estimated (NAN). */
