@@ -35,7 +35,14 @@ static inline float genc_fexp(float x) {
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     float y = p * scale;
-    return x < -87.3365447505531f ? 0.0f : x == x ? y : x;
+    /* NaN in, NaN out: p is NaN-free, so carry x's NaN over through the scale's bits (an
+     * integer blend: a float compare against itself stops clang's vectoriser) */
+    uint32_t ux, uy;
+    memcpy(&ux, &x, sizeof ux);
+    memcpy(&uy, &y, sizeof uy);
+    uy = (ux & 0x7fffffffu) > 0x7f800000u ? ux : uy;
+    memcpy(&y, &uy, sizeof y);
+    return x < -87.3365447505531f ? 0.0f : y;
 }
 
 /* σ(x) = 1 / (1 + e^−x): no cancellation for either sign. */
