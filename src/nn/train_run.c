@@ -118,9 +118,10 @@ static void plot_loss(const char *dir, const genc_train_family *fam) {
     double *x = malloc(sizeof(double) * (size_t)cap), *y = malloc(sizeof(double) * (size_t)cap);
     char line[512];
     double scale = fam->loss_scale > 0 ? fam->loss_scale : 1.0;
+    int in_unit = 0;
     while (x && y && fgets(line, sizeof line, f)) {
         double st, l;
-        if (strncmp(line, "step,loss_", 10) == 0) scale = 1.0; /* already in the unit */
+        if (strncmp(line, "step,loss_", 10) == 0) in_unit = 1, scale = 1.0; /* already in the unit */
         if (sscanf(line, "%lf,%lf", &st, &l) != 2) continue; /* the header */
         if (n == cap) {
             cap *= 2;
@@ -137,8 +138,9 @@ static void plot_loss(const char *dir, const genc_train_family *fam) {
         const double *ys[1] = {y};
         const char *labels[1] = {"training loss"};
         char ylabel[96];
-        snprintf(ylabel, sizeof ylabel, "loss%s%s%s", fam->loss_unit ? " (" : "", fam->loss_unit ? fam->loss_unit : "",
-                 fam->loss_unit ? ")" : "");
+        if (in_unit) snprintf(ylabel, sizeof ylabel, "loss (%s)", fam->loss_unit ? fam->loss_unit : "?");
+        else if (scale != 1.0) snprintf(ylabel, sizeof ylabel, "loss x %.4g", scale); /* a log from before units */
+        else snprintf(ylabel, sizeof ylabel, "loss");
         snprintf(path, sizeof path, "%s/loss.png", dir);
         genc_png_plot_axes(path, fam->loss_title ? fam->loss_title : "training loss", "step", ylabel, x, ys, labels, 1,
                            n, 800, 500);
