@@ -2,6 +2,7 @@
  *   genc <verb> [family] [flags]      verbs: train, sample, eval, info, bench, compare */
 #include "cli.h"
 #include "classifier_cli.h"
+#include "flow_cli.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +25,8 @@ static void usage(FILE *out) {
             "  sample DIR    generate from a trained model\n"
             "  info PATH     family, configuration, parameter count, step and tensors of a checkpoint\n"
             "  classify DIR  the top classes a trained classifier gives a PNG picture\n"
+            "  encode DIR    images to the latents of a flow (exact; genc encode --help)\n"
+            "  decode DIR    latents back to images through the inverse flow\n"
             "  bench lm      time training steps of a transformer LM (tokens/s)\n"
             "  bench classifier  time training steps of an image classifier (images/s)\n"
             "  compare lm    train AR and diffusion LMs for equal time; one table of bpc and speed\n"
@@ -52,6 +55,8 @@ int main(int argc, char **argv) {
     if (strcmp(verb, "sample") == 0) return cmd_sample(argc - 2, argv + 2);
     if (strcmp(verb, "info") == 0) return cmd_info(argc - 2, argv + 2);
     if (strcmp(verb, "classify") == 0) return cmd_classify(argc - 2, argv + 2);
+    if (strcmp(verb, "encode") == 0) return cmd_encode(argc - 2, argv + 2);
+    if (strcmp(verb, "decode") == 0) return cmd_decode(argc - 2, argv + 2);
     if (strcmp(verb, "bench") == 0) return cmd_bench(argc - 2, argv + 2);
     if (strcmp(verb, "compare") == 0) return cmd_compare(argc - 2, argv + 2);
     return usage_error("unknown verb '%s' (try: genc --help)", verb);

@@ -219,8 +219,30 @@ static void test_values(void) {
     CHECK(genc_toy_log_density(GENC_TOY_PINWHEEL, 30, 0) == -INFINITY, "pinwheel past radius 24");
 }
 
+/* The plot range holds the data: at least 99% of fresh points (another stream than the one
+ * the radius was computed from) fall in [-r, r]^2, and the square is not mostly empty: some
+ * point lies beyond r/2 in a coordinate. */
+static void test_radius(void) {
+    enum { N = 20000 };
+    static float xy[2 * N];
+    for (int t = 0; t < GENC_TOY_COUNT; t++) {
+        double r = genc_toy_radius((genc_toy)t);
+        genc_rng g = genc_rng_make(77, 1);
+        genc_toy_sample((genc_toy)t, &g, N, xy);
+        int inside = 0, far = 0;
+        for (int i = 0; i < N; i++) {
+            double ax = fabs(xy[2 * i]), ay = fabs(xy[2 * i + 1]);
+            inside += ax <= r && ay <= r;
+            far += ax > r / 2 || ay > r / 2;
+        }
+        CHECK(inside >= 0.99 * N && far > 0, "%s: radius %.3f holds %d of %d points, %d beyond r/2",
+              genc_toy_name((genc_toy)t), r, inside, N, far);
+    }
+}
+
 int main(void) {
     test_names();
+    test_radius();
     test_determinism();
     test_values();
     test_densities();
