@@ -39,8 +39,11 @@ test: deps-test
 	$(MAKE) clang
 	$(MAKE) asan
 
+# make install PREFIX=/opt/genc: the program, libgenc (static and shared), the headers and
+# genc.pc (relocatable: pkg-config finds the prefix from the file's own place).
+PREFIX ?= /usr/local
 install: build
-	cmake --install $(BUILD)
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 bench: deps-test
 	$(MAKE) build

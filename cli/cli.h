@@ -71,6 +71,7 @@ typedef struct train_opts {
     genc_train_cfg cfg;        /* shared optimizer settings (new runs) */
     genc_run_opts run;         /* where and how long to run */
     int steps_given;
+    int eval_given;            /* --eval-every given (0 included: off) */
     int threads;
     const char *config_flag;   /* the first flag given that sets the configuration (refused with
                                   --resume: a resumed run keeps its checkpoint's) */

@@ -1,7 +1,7 @@
 /* genc compare lm: train AR, MDLM, BD3 (blocks 4 and 16) and SEDD (absorbing) at the same size
  * for the same wall time on the same corpus, then report held-out bits per character, training
  * throughput and sampling throughput in one table (docs/language-models.md). */
-#include "cli.h"
+#include "lm_cli.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,16 +144,28 @@ int cmd_compare(int argc, char **argv) {
         genc_lm lm;
         if (genc_lm_load(dir, &lm)) { genc_corpus_free(&test); return runtime_error("%s", genc_error()); }
         rows[i].steps = lm.step;
-        if (genc_lm_eval_elbo(&lm, test.tokens, ntok, tc.seq, 8, mc, 1, &rows[i].ev)) {
+        lm_show_progress(&lm, "eval: ELBO draws");
+        int erc = genc_lm_eval_elbo(&lm, test.tokens, ntok, tc.seq, 8, mc, 1, &rows[i].ev);
+        progress_end();
+        if (erc) {
             genc_lm_free(&lm);
             genc_corpus_free(&test);
             return runtime_error("%s: %s", names[i], genc_error());
         }
-        genc_lm_sample_opts so = {slen, 4, 1.0f, 0, 1.0f, 1, 0, slen, 0, GENC_REMASK_LOW_CONFIDENCE, 0.f, GENC_SAMPLER_DEFAULT};
+        genc_lm_sample_opts so; /* 4 samples of slen tokens at temperature 1, slen denoising steps */
+        genc_lm_sample_opts_default(&so);
+        so.len = slen;
+        if (genc_objective_is_diffusion(lm.train.objective)) so.steps = slen;
+        so.n = 4;
+        so.temperature = 1.0f;
+        so.stop_at_eos = 0;
         int32_t *outs[4];
         int nouts[4];
         double t0 = genc_time_s();
-        if (genc_lm_sample(&lm, "", &so, outs, nouts)) {
+        lm_show_progress(&lm, "sample");
+        int src = genc_lm_sample(&lm, "", &so, outs, nouts);
+        progress_end();
+        if (src) {
             genc_lm_free(&lm);
             genc_corpus_free(&test);
             return runtime_error("%s: sampling: %s", names[i], genc_error());

@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static int help_verb(const char *verb, const char *what, int sample) {
     printf("usage: genc %s DIR|FILE [flags]\n\n%s. The family is read from the checkpoint\n"
@@ -28,15 +29,37 @@ static const cli_family *family_of(const genc_st_file *f, const char *path) {
     return fam;
 }
 
+/* `genc sample lm DIR`: train, bench and compare take a family, eval, sample and info read it
+ * from the checkpoint, so a family name in front of the path (that is not itself a path) is
+ * skipped and returned, to be checked against the checkpoint's. */
+static const char *skip_family_word(int *argc, char ***argv) {
+    struct stat st;
+    if (*argc < 2 || !family_find((*argv)[0]) || stat((*argv)[0], &st) == 0 || (*argv)[1][0] == '-') return NULL;
+    const char *named = (*argv)[0];
+    (*argc)--;
+    (*argv)++;
+    return named;
+}
+
+/* The family named on the command line (if any) must be the checkpoint's. */
+static int family_matches(const char *named, const cli_family *fam, const char *verb, const char *path) {
+    if (!named || strcmp(named, fam->name) == 0) return 1;
+    usage_error("%s holds a %s model, not %s (%s reads the family from the checkpoint: genc %s %s)", path, fam->name,
+                named, verb, verb, path);
+    return 0;
+}
+
 static int dispatch(int argc, char **argv, const char *verb, const char *what, int sample) {
     if (wants_help(argc, argv)) return help_verb(verb, what, sample);
+    const char *named = skip_family_word(&argc, &argv);
     if (argc < 1 || argv[0][0] == '-')
         return usage_error("%s needs a run folder or checkpoint: genc %s DIR (see --help)", verb, verb);
     genc_st_file f;
     if (genc_checkpoint_open(argv[0], &f)) return runtime_error("%s", genc_error());
     const cli_family *fam = family_of(&f, argv[0]);
     int rc = EXIT_RUNTIME;
-    if (fam) {
+    if (fam && !family_matches(named, fam, verb, argv[0])) rc = EXIT_USAGE;
+    else if (fam) {
         int (*handler)(genc_st_file *, const char *, int, char **) = sample ? fam->sample : fam->eval;
         if (handler) rc = handler(&f, argv[0], argc - 1, argv + 1);
         else rc = usage_error("%s models have no %s", fam->name, verb);
@@ -60,6 +83,7 @@ static const char *INFO_HELP =
 
 int cmd_info(int argc, char **argv) {
     if (wants_help(argc, argv)) return show_help(INFO_HELP);
+    const char *named = skip_family_word(&argc, &argv);
     if (argc < 1 || argv[0][0] == '-') return usage_error("info needs a run folder or a .safetensors file (see --help)");
     int tensors = 0;
     args a = {argc, 1, argv, 0};
@@ -83,6 +107,11 @@ int cmd_info(int argc, char **argv) {
     if (genc_file && !(fam = family_of(&f, path))) {
         genc_st_free(&f);
         return EXIT_RUNTIME;
+    }
+    if (named && (!fam || !family_matches(named, fam, "info", argv[0]))) {
+        if (!fam) usage_error("%s is not a genc checkpoint, so not a %s model", path, named);
+        genc_st_free(&f);
+        return EXIT_USAGE;
     }
     printf("file: %s (%zu bytes)\n", path, f.size);
     int64_t nparam = genc_checkpoint_param_count(&f), nstate = 0;

@@ -42,7 +42,8 @@ static void help(const cli_family *fam, const genc_train_cfg *d) {
            "  --force              start over in an --out that already holds a run\n"
            "  --stop-at N          stop after step N as if interrupted, saving a checkpoint\n"
            "  --save-every N       checkpoint every N steps (default 500)\n"
-           "  --eval-every N       held-out evaluation every N steps into DIR/eval.csv (default 0: never)\n"
+           "  --eval-every N       held-out evaluation every N steps into DIR/eval.csv (default 0:\n"
+           "                       never; lm: about 10 times a --minutes run)\n"
            "  --seed S             seed of init, data order, dropout and noise (default %llu)\n"
            "  --threads N          threads (default: all cores)\n",
            fam->name, (long long)d->steps, (unsigned long long)d->seed);
@@ -51,7 +52,7 @@ static void help(const cli_family *fam, const genc_train_cfg *d) {
            "  --lr LR              peak learning rate (default %g)\n"
            "  --min-lr LR          final learning rate of the cosine (default lr/10)\n"
            "  --schedule S         cosine|constant (default %s)\n"
-           "  --warmup N           linear warmup steps (default %lld)\n"
+           "  --warmup N           linear warmup steps (default %lld, at most a fifth of the run)\n"
            "  --weight-decay W     decoupled weight decay on the family's matrices (default %g)\n"
            "  --clip G             clip the global gradient norm to G (default %g; 0 disables)\n"
            "  --ema D              also keep an exponential moving average of the weights with decay D\n"
@@ -68,8 +69,8 @@ static void help(const cli_family *fam, const genc_train_cfg *d) {
 
 static void on_progress(const genc_train_progress *p, void *user) {
     char stats[160];
-    snprintf(stats, sizeof stats, "loss %.4f lr %.2e |g| %.2f %.0f %s", p->loss, p->lr, p->grad_norm,
-             p->items_per_s, (const char *)user);
+    snprintf(stats, sizeof stats, "loss %.4f%s%s lr %.2e |g| %.2f %.0f %s", p->loss, p->loss_unit ? " " : "",
+             p->loss_unit ? p->loss_unit : "", p->lr, p->grad_norm, p->items_per_s, (const char *)user);
     progress_show(p->step, p->total, stats, p->elapsed_s, p->eta_s);
 }
 
@@ -84,19 +85,19 @@ static int run_flag(args *a, train_opts *o) {
     else if (flag(a, "--force")) run->force = 1;
     else if (flag(a, "--stop-at")) run->stop_at = val_i64(a, "--stop-at", 1, (int64_t)1e12);
     else if (flag(a, "--save-every")) run->save_every = val_i64(a, "--save-every", 0, (int64_t)1e12);
-    else if (flag(a, "--eval-every")) run->eval_every = val_i64(a, "--eval-every", 0, (int64_t)1e12);
+    else if (flag(a, "--eval-every")) { run->eval_every = val_i64(a, "--eval-every", 0, (int64_t)1e12); o->eval_given = 1; }
     else if (flag(a, "--threads")) o->threads = val_int(a, "--threads", 1, 1024);
     else return 0;
     return 1;
 }
 
 /* The optimizer settings (part of the configuration a checkpoint keeps). */
-static int optim_flag(args *a, genc_train_cfg *c, int *min_lr_given) {
+static int optim_flag(args *a, genc_train_cfg *c, int *min_lr_given, int *warmup_given) {
     if (flag(a, "--seed")) c->seed = val_u64(a, "--seed");
     else if (flag(a, "--batch")) c->batch = val_int(a, "--batch", 1, 65536);
     else if (flag(a, "--lr")) c->lr = (float)val_num(a, "--lr", 1e-9, 9.99);
     else if (flag(a, "--min-lr")) { c->min_lr = (float)val_num(a, "--min-lr", 0, 9.99); *min_lr_given = 1; }
-    else if (flag(a, "--warmup")) c->warmup = val_i64(a, "--warmup", 0, (int64_t)1e12);
+    else if (flag(a, "--warmup")) { c->warmup = val_i64(a, "--warmup", 0, (int64_t)1e12); *warmup_given = 1; }
     else if (flag(a, "--weight-decay")) c->weight_decay = (float)val_num(a, "--weight-decay", 0, 9.99);
     else if (flag(a, "--clip")) c->clip = (float)val_num(a, "--clip", 0, 1e9);
     else if (flag(a, "--ema")) c->ema = (float)val_num(a, "--ema", 0, 0.999999);
@@ -124,7 +125,7 @@ int train_parse(const cli_family *fam, int argc, char **argv, train_opts *o, fam
     run->message = cli_message;
     run->user = (void *)(fam->rate_unit ? fam->rate_unit : "/s");
     genc_train_cfg *c = &o->cfg;
-    int min_lr_given = 0;
+    int min_lr_given = 0, warmup_given = 0;
     args a = {argc, 0, argv, 0};
     while (a.i < a.argc && !a.bad) {
         const char *arg = a.argv[a.i];
@@ -132,7 +133,7 @@ int train_parse(const cli_family *fam, int argc, char **argv, train_opts *o, fam
             help(fam, c);
             return 0;
         } else if (run_flag(&a, o)) {
-        } else if (optim_flag(&a, c, &min_lr_given) || (fflag && fflag(&a, state))) {
+        } else if (optim_flag(&a, c, &min_lr_given, &warmup_given) || (fflag && fflag(&a, state))) {
             if (!o->config_flag) o->config_flag = arg;
         } else
             return usage_error("unknown flag '%s' for train %s (see genc train %s --help)", arg, fam->name, fam->name);
@@ -145,6 +146,8 @@ int train_parse(const cli_family *fam, int argc, char **argv, train_opts *o, fam
                            "--stop-at, --save-every, --eval-every and --threads apply)", o->config_flag);
     if (!min_lr_given) c->min_lr = c->lr / 10;
     if (c->min_lr > c->lr) return usage_error("--min-lr %g is larger than --lr %g", c->min_lr, c->lr);
+    /* the default warmup is at most a fifth of a short run (--minutes runs: once sized) */
+    if (!warmup_given && o->steps_given && c->warmup > c->steps / 5) c->warmup = c->steps / 5;
     if (run->minutes > 0 && !o->steps_given) c->steps = (int64_t)1e12;
     if (!run->resume && genc_train_cfg_validate(c)) return usage_error("%s", genc_error());
     if (run->resume && !o->steps_given) c->steps = 0; /* keep the checkpoint's */

@@ -5,10 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char TRAIN_HELP[] =
-    "  --data PATH          text file or folder of text files (default: Debian's fortunes,\n"
-    "                       " GENC_DEFAULT_CORPUS ")\n"
+    "  --data PATH          a text file, a folder of text files, or a fortune-style file of\n"
+    "                       documents separated by lines holding only % (default: Debian's\n"
+    "                       fortunes, " GENC_DEFAULT_CORPUS "). Held out for eval: every\n"
+    "                       20th document, or the last 5% of fewer than 20 (docs/data.md)\n"
     "  --seq T              context length in bytes (default 256)\n"
     "  --objective O        ar (next-byte prediction, default), mdlm, llada (masked\n"
     "                       diffusion), bd3 (block diffusion), sedd-absorb, sedd-uniform\n"
@@ -106,6 +109,7 @@ static int lm_train(const cli_family *fam, int argc, char **argv) {
     int rc = train_parse(fam, argc, argv, &o, lm_flag, &s);
     if (rc >= 0) return rc;
     s.tc.common = o.cfg;
+    if (o.run.minutes > 0 && !o.eval_given) o.run.eval_every = GENC_EVAL_AUTO; /* held-out bpc as it trains */
     if (!o.run.resume && (genc_tf_config_validate(&s.cfg) || genc_lm_train_cfg_validate(&s.tc)))
         return usage_error("%s", genc_error());
     genc_train_result res = {0};
@@ -119,6 +123,27 @@ int lm_open(genc_st_file *f, const char *path, genc_lm *lm) {
     if (lm->ema_weights)
         fprintf(stderr, "genc: %s: using the EMA weights (decay %g)\n", path, lm->train.common.ema);
     return 0;
+}
+
+typedef struct shown {
+    const char *what;
+    double t0, last;
+} shown;
+static shown g_shown;
+
+static void on_lm_progress(int64_t done, int64_t total, void *user) {
+    shown *s = user;
+    double now = genc_time_s(), el = now - s->t0;
+    if (done < total && now - s->last < 0.2) return;
+    s->last = now;
+    progress_show(done, total, s->what, el, done > 0 ? el * (double)(total - done) / (double)done : 0);
+}
+
+void lm_show_progress(genc_lm *lm, const char *what) {
+    if (!isatty(2)) return; /* logs and pipes get the summary line only */
+    g_shown = (shown){what, genc_time_s(), 0};
+    lm->progress = on_lm_progress;
+    lm->progress_user = &g_shown;
 }
 
 /* "model: ar transformer, 4 layers, dim 256, 4 heads, pos rope, LayerNorm", from the config

@@ -27,7 +27,8 @@ const char LM_SAMPLE_HELP[] =
     "                     euler, tau-leaping (default for SEDD)\n";
 
 int lm_sample(genc_st_file *f, const char *dir, int argc, char **argv) {
-    genc_lm_sample_opts o = {200, 1, 0.8f, 0, 1.0f, 1, 1, 0, 0, GENC_REMASK_LOW_CONFIDENCE, 0.f, GENC_SAMPLER_DEFAULT};
+    genc_lm_sample_opts o;
+    genc_lm_sample_opts_default(&o);
     const char *prompt = "";
     args a = {argc, 0, argv, 0};
     while (a.i < a.argc && !a.bad) {
@@ -64,14 +65,24 @@ int lm_sample(genc_st_file *f, const char *dir, int argc, char **argv) {
     }
     int32_t **out = calloc((size_t)o.n, sizeof *out);
     int *n_out = calloc((size_t)o.n, sizeof *n_out);
-    if (!out || !n_out || genc_lm_sample(&lm, prompt, &o, out, n_out)) {
+    lm_show_progress(&lm, genc_objective_is_diffusion(lm.train.objective) ? "denoising steps" : "tokens");
+    double t0 = genc_time_s();
+    int failed = !out || !n_out || genc_lm_sample(&lm, prompt, &o, out, n_out);
+    double secs = genc_time_s() - t0;
+    progress_end();
+    if (failed) {
         free(out); free(n_out); genc_lm_free(&lm);
         return runtime_error("%s", out ? genc_error() : "out of memory");
     }
+    int64_t generated = 0;
+    for (int i = 0; i < o.n; i++) generated += n_out[i];
     char *buf = malloc((size_t)o.len * 8 + 1);
     for (int i = 0; i < o.n; i++) {
         int64_t nb = genc_detokenize(out[i], n_out[i], 1, buf, (int64_t)o.len * 8);
-        if (o.n > 1) printf("--- sample %d ---\n", i + 1);
+        if (o.n > 1) { /* the header on stderr: stdout holds only the text */
+            fflush(stdout);
+            fprintf(stderr, "--- sample %d ---\n", i + 1);
+        }
         printf("%s", prompt);
         fwrite(buf, 1, (size_t)nb, stdout);
         printf("\n");
@@ -80,6 +91,9 @@ int lm_sample(genc_st_file *f, const char *dir, int argc, char **argv) {
     free(buf);
     free(out);
     free(n_out);
+    fflush(stdout);
+    fprintf(stderr, "genc: sampled %lld tokens in %.2f s (%.0f tokens/s)\n", (long long)generated, secs,
+            secs > 0 ? (double)generated / secs : 0.0);
     genc_lm_free(&lm);
     return 0;
 }

@@ -32,6 +32,13 @@ def main():
     for p in corpus_files(root):
         with open(p, "rb") as f:
             docs += documents(f.read())
+    if len(docs) < 20:  # too few documents: the held-out split is the last 5% of the stream
+        stream = [t for d in docs for t in [257, *d, 258]]
+        cut = len(stream) - len(stream) // 20
+        for split, part in (("train", stream[:cut]), ("test", stream[cut:])):
+            nb = sum(t < 256 for t in part)
+            print(f"{split}: the {'first' if split == 'train' else 'last'} {len(part)} tokens, {nb} bytes")
+        return
     for split, test in (("train", False), ("test", True)):
         sel = [d for i, d in enumerate(docs) if (i % 20 == 19) == test]
         nb = sum(map(len, sel))

@@ -202,11 +202,11 @@ static void test_batches(void) {
 
     /* Start positions cover [0, n - T - 1], both ends included: a corpus of exactly T + 1
      * tokens has one window, the whole stream. */
-    genc_corpus tiny = {c.tokens, T + 1, 1, T - 1};
+    genc_corpus tiny = {c.tokens, T + 1, 1, T - 1, 0};
     genc_corpus_batch(&tiny, &r, 1, T, x, y);
     CHECK(memcmp(x, c.tokens, T * sizeof *x) == 0 && memcmp(y, c.tokens + 1, T * sizeof *y) == 0,
           "T+1 tokens: the only window");
-    genc_corpus tiny2 = {c.tokens, T + 2, 1, T};
+    genc_corpus tiny2 = {c.tokens, T + 2, 1, T, 0};
     int seen[2] = {0, 0};
     for (int i = 0; i < 200; i++) {
         genc_corpus_batch(&tiny2, &r, 1, T, x, y);
@@ -281,10 +281,47 @@ static void test_default_corpus(void) {
     genc_corpus_free(&all);
 }
 
+/* Fewer than 20 documents (a user's own text file is one document): the held-out split is the
+ * last n/20 tokens of the whole stream, train the rest, so train + test = all exactly. Before
+ * this rule a plain file had an empty test split and `genc eval` refused it. */
+static void test_tail_split(void) {
+    char path[600], text[4000];
+    int n = 0;
+    for (int i = 0; i < 100; i++) n += snprintf(text + n, sizeof text - (size_t)n, "line %02d of my text\n", i);
+    snprintf(path, sizeof path, "%s_plain.txt", g_dir);
+    FILE *f = fopen(path, "wb");
+    fputs(text, f);
+    fclose(f);
+    genc_corpus tr, te, all;
+    int ok = genc_corpus_load(path, GENC_SPLIT_TRAIN, 2, &tr) == GENC_OK;
+    ok &= genc_corpus_load(path, GENC_SPLIT_TEST, 2, &te) == GENC_OK;
+    ok &= genc_corpus_load(path, GENC_SPLIT_ALL, 2, &all) == GENC_OK;
+    CHECK(ok, "a one-document file has both splits: %s", genc_error());
+    if (ok) {
+        int64_t N = all.n_tokens; /* BOS + n bytes + EOS */
+        CHECK(N == n + 2 && te.n_tokens == N / 20 && tr.n_tokens == N - N / 20,
+              "test = the last N/20 tokens: %lld + %lld of %lld", (long long)tr.n_tokens, (long long)te.n_tokens,
+              (long long)N);
+        CHECK(memcmp(tr.tokens, all.tokens, sizeof(int32_t) * (size_t)tr.n_tokens) == 0 &&
+                  memcmp(te.tokens, all.tokens + tr.n_tokens, sizeof(int32_t) * (size_t)te.n_tokens) == 0,
+              "train is the head of the stream and test its tail");
+        CHECK(tr.held_out_tail && te.held_out_tail && !all.held_out_tail, "the loader says which rule it used");
+        /* the test tail holds the EOS and bytes only */
+        CHECK(te.n_bytes == te.n_tokens - 1 && te.n_docs == 0 && tr.n_bytes == tr.n_tokens - 1 && tr.n_docs == 1,
+              "bytes and documents recounted: train %lld bytes %lld docs, test %lld bytes %lld docs",
+              (long long)tr.n_bytes, (long long)tr.n_docs, (long long)te.n_bytes, (long long)te.n_docs);
+        genc_corpus_free(&tr);
+        genc_corpus_free(&te);
+        genc_corpus_free(&all);
+    }
+    unlink(path);
+}
+
 int main(void) {
     test_tokenizer();
     make_corpus();
     test_corpus_split();
+    test_tail_split();
     test_batches();
     test_errors();
     remove_corpus();

@@ -1,4 +1,4 @@
-/* Masked and block diffusion identities (spec/discrete-diffusion.md), on small random models:
+/* Masked and block diffusion identities (docs/masked-diffusion.md), on small random models:
  *  - the forward process: mask rates, weights, antithetic levels, exact-count masking;
  *  - BD3 with block = sequence length draws the same noise as MDLM and gives the same loss;
  *  - BD3's one-pass training form (concat(x_t, x0), block-causal mask) gives the same loss and

@@ -107,6 +107,42 @@ static void test_plot(void) {
     }
     unlink("png_plot.png");
 
+    /* Axis titles. x: ink more than a text line (7 rows + gap) below the frame's bottom edge,
+     * where the plain plot's tick labels end. y: a tall column of ink left of the frame (the
+     * title written upwards, ~6 rows per letter) where the plain plot has only tick labels,
+     * each 7 rows high and far apart. */
+    int below[2], run[2];
+    for (int k = 0; k < 2; k++) {
+        int rc = k ? genc_png_plot_axes("png_axes.png", "loss", "step", "loss (bpc)", x, ys, labels, 2, N, 480, 300)
+                   : genc_png_plot("png_axes.png", "loss", x, ys, labels, 2, N, 480, 300);
+        CHECK(rc == GENC_OK, "plot %d: %s", k, genc_error());
+        uint8_t *q = read_png("png_axes.png", PNG_FORMAT_RGB, &w, &h, &ff);
+        int fx0 = w, fy1 = 0; /* the frame's left and bottom edges */
+        for (int i = 0; q && i < w * h; i++)
+            if (q[3 * i] == 120 && q[3 * i + 1] == 120 && q[3 * i + 2] == 120) {
+                if (i % w < fx0) fx0 = i % w;
+                if (i / w > fy1) fy1 = i / w;
+            }
+        below[k] = run[k] = 0;
+        int cur = 0, gap = 0;
+        for (int yy = 0; q && yy < h; yy++) {
+            int row_ink = 0;
+            for (int xx = 0; xx < w; xx++) {
+                const uint8_t *p = q + 3 * (yy * w + xx);
+                if (!(p[0] == 40 && p[1] == 40 && p[2] == 40)) continue;
+                if (yy > fy1 + 7 + 7 + 2) below[k]++;
+                if (xx < fx0 && xx < 30) row_ink = 1;
+            }
+            if (row_ink) { cur += gap + 1; gap = 0; }
+            else if (++gap > 2) { cur = 0; gap = 0; } /* letters are 1 row apart, words 6 */
+            if (cur > run[k]) run[k] = cur;
+        }
+        free(q);
+    }
+    CHECK(below[0] == 0 && below[1] > 10, "x title below the tick labels (%d, %d ink pixels)", below[0], below[1]);
+    CHECK(run[0] <= 8 && run[1] >= 20, "y title up the left side (ink runs of %d, %d rows)", run[0], run[1]);
+    unlink("png_axes.png");
+
     /* Edge cases must not fail or crash: NaN and inf gaps, one point, no points, a flat line,
      * a flat line far from zero, tiny and huge values, no labels, eight series. */
     double nan_y[N], flat[N], far[N], tiny[N], huge[N];

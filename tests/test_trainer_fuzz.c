@@ -52,7 +52,9 @@ static uint32_t pick(genc_rng *r, uint32_t n) { return genc_rng_below(r, n); }
 /* A hostile JSON value. */
 static cJSON *hostile_value(genc_rng *r) {
     static const double nums[] = {0, -1, 1, 3.5, 1e9, 2147483647, 2147483648.0, -2147483649.0, 1e300, -1e300,
-                                  1e-300, 16384, 65536, 65537, 256, 1e12, 1e19, 0.5};
+                                  1e-300, 16384, 65536, 65537, 256, 1e12, 1e19, 0.5,
+                                  /* vocabularies next to the tokenizer's 260, floats past float range */
+                                  258, 259, 261, 1e39, 3.4e38, -0.0};
     switch (pick(r, 7)) {
     case 0: return cJSON_CreateString(pick(r, 2) ? "nan" : "");
     case 1: return cJSON_CreateBool(pick(r, 2));

@@ -33,8 +33,12 @@ const char *genc_token_name(int32_t id);   /* "[MASK]" etc; NULL for byte tokens
  *    hidden files and fortune index files *.dat), each read as above.
  * Token stream: for each document, BOS, its bytes, EOS.
  *
- * Held-out split (documented in docs/data.md): document i (0-based, in load order) goes to
- * the test split when i % 20 == 19, i.e. 5%. With split = ALL every document is used. */
+ * Held-out split (documented in docs/data.md): with at least GENC_SPLIT_MIN_DOCS documents,
+ * document i (0-based, in load order) goes to the test split when i % 20 == 19, i.e. 5%; with
+ * fewer (a plain text file is one document), the test split is the last n_tokens / 20 tokens
+ * of the whole stream and train the rest (held_out_tail = 1). With split = ALL every
+ * document is used. */
+#define GENC_SPLIT_MIN_DOCS 20
 #define GENC_DEFAULT_CORPUS "/usr/share/games/fortunes"
 
 typedef enum { GENC_SPLIT_TRAIN = 0, GENC_SPLIT_TEST = 1, GENC_SPLIT_ALL = 2 } genc_split;
@@ -44,12 +48,17 @@ typedef struct genc_corpus {
     int64_t n_tokens;
     int64_t n_docs;
     int64_t n_bytes;      /* text bytes (excludes BOS/EOS): the denominator of bpc */
+    int held_out_tail;    /* 1: the split was cut by position (too few documents), not by
+                             documents; n_docs then counts the BOS tokens it holds */
 } genc_corpus;
 
 /* Load path (file or folder) and keep one split. GENC_ERR with a clear message when the path
  * is missing, unreadable, empty, or the split has fewer than min_tokens tokens. */
 int genc_corpus_load(const char *path, genc_split split, int64_t min_tokens, genc_corpus *c);
 void genc_corpus_free(genc_corpus *c);
+/* Which held-out rule a loaded split used, for messages: "every 20th document" or "the last 5%
+ * of the text (fewer than 20 documents)". */
+const char *genc_corpus_split_rule(const genc_corpus *c);
 
 /* Random training windows: B windows of T+1 tokens (inputs and next-token targets) whose
  * start positions are drawn uniformly from [0, n_tokens − T − 1] with the rng (so the data

@@ -139,6 +139,10 @@ int genc_png_grid(const char *path, const float *images, int n, int channels, in
 /* Line plot of up to 8 series (x shared) with axes, for loss curves. Atomic. */
 int genc_png_plot(const char *path, const char *title, const double *x, const double *const *ys,
                   const char *const *labels, int n_series, int n_points, int width, int height);
+/* The same with axis titles under the x axis and up the y axis (NULL or "": none). */
+int genc_png_plot_axes(const char *path, const char *title, const char *xlabel, const char *ylabel,
+                       const double *x, const double *const *ys, const char *const *labels, int n_series,
+                       int n_points, int width, int height);
 
 /* 2D panels side by side, sharing axes with tick values and titles: point clouds (samples)
  * and heat maps (densities), e.g. "model" beside "data". */

@@ -1,7 +1,7 @@
 /* genc language models over the shared transformer backbone: autoregressive (ar), masked
  * diffusion (mdlm, llada), block diffusion (bd3) and score-entropy diffusion (sedd-absorb,
  * sedd-uniform), all on the same byte tokens and compared in one unit (bits per character).
- * Math and conventions: spec/discrete-diffusion.md. */
+ * Math and conventions: docs/language-models.md, docs/masked-diffusion.md. */
 #ifndef GENC_LM_H
 #define GENC_LM_H
 
@@ -56,7 +56,14 @@ typedef struct genc_lm {
     genc_adamw opt;
     int has_opt;
     genc_rng drop_rng;        /* dropout stream */
+    /* Optional: progress of evaluations and samplers, done of total units (tokens, windows ×
+     * Monte-Carlo draws, denoising steps), after each forward pass. Set after loading. */
+    void (*progress)(int64_t done, int64_t total, void *user);
+    void *progress_user;
 } genc_lm;
+
+/* lm->progress(done, total), when it is set. */
+void genc_lm_progress(const genc_lm *lm, int64_t done, int64_t total);
 
 /* Build lm->model from cfg with the initial values of seed, plus lm->time_emb when cfg->cond is
  * "add" (SEDD), registered in lm->model.params. GENC_ERR on a bad config or out of memory. */
@@ -72,6 +79,10 @@ int genc_lm_load_file(const genc_st_file *f, genc_lm *lm);
  * file's tensors), weights not loaded. */
 int genc_lm_from_file(const genc_st_file *f, genc_lm *lm);
 void genc_lm_free(genc_lm *lm);
+/* What the lm family requires of a backbone config trained with t (checked on every load):
+ * vocab GENC_VOCAB, causal attention exactly for ar, cond "add" exactly for SEDD, no
+ * cross-attention, class token or 2D positions, a learned table at least t->seq long. */
+int genc_lm_config_check(const genc_tf_config *cfg, const genc_lm_train_cfg *t);
 /* The LM's own keys of "train" (objective, data, seq, block, t_lo, t_hi) as a JSON object. */
 char *genc_lm_train_json(const genc_lm_train_cfg *t);
 
@@ -130,6 +141,12 @@ typedef struct genc_lm_eval_result {
  * paid for, but only bytes count as characters). */
 int genc_lm_eval_tokens(genc_lm *lm, const int32_t *tokens, int64_t n, int T, int batch,
                         genc_lm_eval_result *r);
+/* Token by token, for checking a model against another implementation: logp[i] = log p(
+ * tokens[i+1] | tokens[max(0, i+1−T) … i]) in nats for i = 0 … n−2 (the windows of
+ * genc_lm_eval_tokens: every token after the first predicted once, from up to T previous
+ * tokens). Autoregressive models only (a diffusion model gives a bound per window, not a
+ * probability per token). */
+int genc_lm_token_logprobs(genc_lm *lm, const int32_t *tokens, int64_t n, int T, float *logp);
 /* Diffusion objectives: windows of T tokens with stride T (each token in one window), the
  * negative ELBO of each window estimated with mc Monte-Carlo samples (seeded), bpc = Σ nelbo /
  * (ln 2 · byte tokens), with its standard error. ar: same as genc_lm_eval_tokens. */
@@ -163,6 +180,10 @@ typedef struct genc_lm_sample_opts {
     genc_dsampler sampler;
 } genc_lm_sample_opts;
 
+/* The defaults genc sample uses: 200 tokens, 1 sample, temperature 0.8, top-k and top-p off,
+ * seed 1, stop at the end-of-document token, the objective's default sampler. Start from
+ * these and change what you need. */
+void genc_lm_sample_opts_default(genc_lm_sample_opts *o);
 const char *genc_sampler_name(genc_dsampler s);
 int genc_sampler_parse(const char *s, genc_dsampler *out);
 /* Check sampler options against the model (lengths divisible by blocks, steps by blocks,

@@ -65,6 +65,12 @@ typedef struct genc_train_family {
     const char *items;         /* their name: "tokens" gives the column tokens_per_s */
     double loss_scale;         /* loss.png plots loss × scale (lm: 1/ln 2, bits) */
     const char *loss_title;    /* loss.png title */
+    /* The one unit every report of the training loss uses: the console, the metrics.csv
+     * column "loss_<unit>" and loss.png (e.g. "bpc"). NULL: the loss as computed, column
+     * "loss" (scaled by loss_scale in loss.png only). */
+    const char *loss_unit;
+    /* The current batch's loss in loss_unit (NULL: loss × loss_scale). */
+    double (*loss_in_unit)(void *self, double loss);
 } genc_train_family;
 
 /* ---------------------------------------------------------------- trainer state */
@@ -99,9 +105,12 @@ int genc_trainer_save(const genc_trainer *t, const genc_train_family *fam, const
 /* ---------------------------------------------------------------- running */
 typedef struct genc_train_progress {
     int64_t step, total;       /* total 0 while --minutes is still measuring the speed */
-    float loss, lr, grad_norm; /* loss: running average */
-    double items_per_s, elapsed_s, eta_s;
+    float loss, lr, grad_norm; /* loss: running average, in loss_unit */
+    double items_per_s, elapsed_s, eta_s; /* elapsed_s: since the run began, across resumes */
+    const char *loss_unit;     /* the family's loss_unit (NULL: none) */
 } genc_train_progress;
+
+#define GENC_EVAL_AUTO (-1)
 
 typedef struct genc_run_opts {
     const char *out_dir;       /* the run folder: model.safetensors, metrics.csv, loss.png */
@@ -111,7 +120,9 @@ typedef struct genc_run_opts {
                                   from the speed of the first steps */
     int64_t stop_at;           /* > 0: stop after this step as if interrupted (checkpoint saved) */
     int64_t save_every;        /* checkpoint every N steps (0: only at the end) */
-    int64_t eval_every;        /* fam->eval every N steps into eval.csv (0: never) */
+    int64_t eval_every;        /* fam->eval every N steps into eval.csv (0: never;
+                                  GENC_EVAL_AUTO: about 10 times a run, once its length is
+                                  known, e.g. after --minutes has measured the speed) */
     int catch_signals;         /* SIGINT/SIGTERM: finish the step, save, return */
     void (*progress)(const genc_train_progress *p, void *user);
     void (*message)(const char *line, void *user);
@@ -120,7 +131,7 @@ typedef struct genc_run_opts {
 
 typedef struct genc_train_result {
     int64_t step;              /* steps taken when the run returned */
-    float loss;                /* running average of the loss */
+    float loss;                /* running average of the loss, in the family's loss_unit */
     int signal;                /* the signal that interrupted the run (0: none) */
 } genc_train_result;
 

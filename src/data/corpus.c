@@ -4,7 +4,11 @@
  * Documents: in a file, lines holding only "%" (fortune format; "%\r" too, for CRLF files)
  * separate documents and are dropped; a document keeps its own line breaks, including the
  * one before the separator. A file without such lines is one document. Documents that hold
- * nothing but whitespace are skipped and do not count towards the split index. */
+ * nothing but whitespace are skipped and do not count towards the split index.
+ *
+ * The held-out split (docs/data.md): with at least GENC_SPLIT_MIN_DOCS documents, every 20th
+ * document; with fewer (a single text file is one document), the last 5% of the token stream,
+ * so any text a user gives can be evaluated. */
 #include "genc/data.h"
 #include "genc/io.h"
 
@@ -14,12 +18,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Loading state: the growing token stream of the kept split and the running document index
- * (over all non-empty documents, whatever their split) that the split rule is applied to. */
+/* Loading state: the growing token stream of every document, and where each starts (the
+ * split is cut from it once the number of documents is known). */
 typedef struct loader {
-    genc_split split;
     int64_t doc_index;
     int64_t cap;
+    int64_t *starts, starts_cap;
     genc_corpus *c;
 } loader;
 
@@ -30,16 +34,17 @@ static int is_blank(const uint8_t *p, int64_t n) {
     return 1;
 }
 
-/* Document i goes to the test split when i % 20 == 19 (docs/data.md). */
-static int in_split(genc_split split, int64_t i) {
-    if (split == GENC_SPLIT_ALL) return 1;
-    return (i % 20 == 19) == (split == GENC_SPLIT_TEST);
-}
-
 static int add_doc(loader *L, const uint8_t *p, int64_t n) {
     if (is_blank(p, n)) return GENC_OK;
-    if (!in_split(L->split, L->doc_index++)) return GENC_OK;
     genc_corpus *c = L->c;
+    if (L->doc_index == L->starts_cap) {
+        int64_t cap = L->starts_cap ? 2 * L->starts_cap : 256;
+        int64_t *t = realloc(L->starts, (size_t)cap * sizeof *t);
+        if (!t) return genc_set_error("out of memory (%lld documents)", (long long)cap);
+        L->starts = t;
+        L->starts_cap = cap;
+    }
+    L->starts[L->doc_index++] = c->n_tokens;
     if (c->n_tokens + n + 2 > L->cap) {
         int64_t cap = L->cap ? L->cap : 1 << 16;
         while (cap < c->n_tokens + n + 2) cap *= 2;
@@ -144,9 +149,43 @@ static const char *split_name(genc_split s) {
     return s == GENC_SPLIT_TRAIN ? "train" : s == GENC_SPLIT_TEST ? "test" : "full";
 }
 
+/* Keep the tokens [a, b) of the stream, moved to its start; recount documents and bytes. */
+static void keep_range(genc_corpus *c, int64_t a, int64_t b) {
+    memmove(c->tokens, c->tokens + a, (size_t)(b - a) * sizeof *c->tokens);
+    c->n_tokens = b - a;
+    c->n_docs = c->n_bytes = 0;
+    for (int64_t i = 0; i < c->n_tokens; i++) {
+        c->n_docs += c->tokens[i] == GENC_TOK_BOS;
+        c->n_bytes += c->tokens[i] < 256;
+    }
+}
+
+/* Cut the split out of the whole stream (docs/data.md). */
+static void cut_split(loader *L, genc_split split) {
+    genc_corpus *c = L->c;
+    int64_t n_docs = L->doc_index;
+    if (split == GENC_SPLIT_ALL) return;
+    if (n_docs < GENC_SPLIT_MIN_DOCS) { /* too few documents: the tail of the stream */
+        int64_t cut = c->n_tokens - c->n_tokens / 20;
+        c->held_out_tail = 1;
+        if (split == GENC_SPLIT_TRAIN) keep_range(c, 0, cut);
+        else keep_range(c, cut, c->n_tokens);
+        return;
+    }
+    /* document i is held out when i % 20 == 19: copy the kept documents forward in place */
+    int64_t w = 0;
+    for (int64_t i = 0; i < n_docs; i++) {
+        if ((i % 20 == 19) != (split == GENC_SPLIT_TEST)) continue;
+        int64_t a = L->starts[i], b = i + 1 < n_docs ? L->starts[i + 1] : c->n_tokens;
+        memmove(c->tokens + w, c->tokens + a, (size_t)(b - a) * sizeof *c->tokens);
+        w += b - a;
+    }
+    keep_range(c, 0, w);
+}
+
 int genc_corpus_load(const char *path, genc_split split, int64_t min_tokens, genc_corpus *c) {
     memset(c, 0, sizeof *c);
-    loader L = {split, 0, 0, c};
+    loader L = {0, 0, NULL, 0, c};
     struct stat st;
     int rc;
     if (stat(path, &st) != 0)
@@ -157,12 +196,20 @@ int genc_corpus_load(const char *path, genc_split split, int64_t min_tokens, gen
     else rc = genc_set_error("%s: not a regular file or folder", path);
     if (rc == GENC_OK && L.doc_index == 0)
         rc = genc_set_error("%s: no documents (the corpus is empty)", path);
+    if (rc == GENC_OK) cut_split(&L, split);
+    free(L.starts);
     if (rc == GENC_OK && c->n_tokens < min_tokens)
-        rc = genc_set_error("%s: the %s split has %lld tokens (%lld documents), fewer than the "
-                            "%lld needed", path, split_name(split), (long long)c->n_tokens,
-                            (long long)c->n_docs, (long long)min_tokens);
+        rc = genc_set_error("%s: the %s split has %lld tokens (%s), fewer than the %lld needed", path,
+                            split_name(split), (long long)c->n_tokens,
+                            c->held_out_tail ? "the last 5% of a corpus of fewer than 20 documents"
+                                             : "every 20th document",
+                            (long long)min_tokens);
     if (rc != GENC_OK) genc_corpus_free(c);
     return rc;
+}
+
+const char *genc_corpus_split_rule(const genc_corpus *c) {
+    return c->held_out_tail ? "the last 5% of the text (fewer than 20 documents)" : "every 20th document";
 }
 
 void genc_corpus_free(genc_corpus *c) {

@@ -76,6 +76,13 @@ static void draw_legend(genc_canvas *c, const genc_plot_area *a, const char *con
 
 int genc_png_plot(const char *path, const char *title, const double *x, const double *const *ys,
                   const char *const *labels, int n_series, int n_points, int width, int height) {
+    return genc_png_plot_axes(path, title, NULL, NULL, x, ys, labels, n_series, n_points, width, height);
+}
+
+/* Layout: [y title][y labels][data area]; the title above; x labels and the x title below. */
+int genc_png_plot_axes(const char *path, const char *title, const char *xlabel, const char *ylabel,
+                       const double *x, const double *const *ys, const char *const *labels, int n_series,
+                       int n_points, int width, int height) {
     if (n_series < 1 || n_series > 8 || n_points < 0 || !ys || (n_points > 0 && !x))
         return genc_set_error("%s: a plot takes 1..8 series of n >= 0 points (got %d series)",
                               path, n_series);
@@ -105,7 +112,8 @@ int genc_png_plot(const char *path, const char *title, const double *x, const do
     int tscale = width >= 480 ? 2 : 1;
     int top = title && *title ? GENC_GLYPH_H * tscale + 14 : 10;
     a.y0 = top;
-    a.y1 = height - (GENC_GLYPH_H + 16);
+    int xtitle = xlabel && *xlabel ? GENC_GLYPH_H + 6 : 0, ytitle = ylabel && *ylabel ? GENC_GLYPH_H + 8 : 0;
+    a.y1 = height - (GENC_GLYPH_H + 16) - xtitle;
     int ny = (a.y1 - a.y0) / 40 > 2 ? (a.y1 - a.y0) / 40 : 2;
     double ystep = genc_cv_nice_step(a.yhi - a.ylo, ny);
     a.ylo = floor(a.ylo / ystep) * ystep;
@@ -114,7 +122,7 @@ int genc_png_plot(const char *path, const char *title, const double *x, const do
         return genc_set_error("%s: values too close to the float limits to plot", path);
 
     /* Left margin: wide enough for the longest y label. */
-    a.x0 = genc_cv_y_label_width(a.ylo, a.yhi, ystep) + 12;
+    a.x0 = ytitle + genc_cv_y_label_width(a.ylo, a.yhi, ystep) + 12;
     a.x1 = width - 14;
     if (a.x1 - a.x0 < 32 || a.y1 - a.y0 < 24)
         return genc_set_error("%s: plot size %dx%d leaves no room for the data", path, width,
@@ -131,6 +139,11 @@ int genc_png_plot(const char *path, const char *title, const double *x, const do
     for (int s = 0; s < n_series; s++)
         draw_series(&c, &a, x, ys[s], n_points, CV_SERIES[s], thick);
     draw_legend(&c, &a, labels, n_series);
+    if (xtitle)
+        genc_cv_text(&c, a.x0 + (a.x1 - a.x0 - genc_cv_text_width(xlabel, 1)) / 2, a.y1 + 7 + GENC_GLYPH_H + 6,
+                     xlabel, CV_INK, 1);
+    if (ytitle)
+        genc_cv_text_up(&c, 6, a.y0 + (a.y1 - a.y0 + genc_cv_text_width(ylabel, 1)) / 2, ylabel, CV_INK);
     if (title && *title) {
         if (genc_cv_text_width(title, tscale) > width - 8) tscale = 1;
         genc_cv_text(&c, (width - genc_cv_text_width(title, tscale)) / 2, 6, title, CV_INK, tscale);

@@ -167,7 +167,11 @@ static int load_one(const genc_st_file *f, const char *name, const genc_tensor *
     int ok = t->ndim == p->ndim;
     for (int d = 0; ok && d < p->ndim; d++) ok = t->shape[d] == p->shape[d];
     if (!ok) return genc_set_error("tensor '%s' has a different shape in the checkpoint", name);
-    return genc_st_get_f32(f, name, dst, p->n);
+    if (genc_st_get_f32(f, name, dst, p->n)) return GENC_ERR;
+    /* genc never saves a NaN or an infinity (genc_checkpoint_save), so one here means a
+     * damaged or foreign file; refused before it reaches a kernel */
+    if (!all_finite(dst, p->n)) return genc_set_error("tensor '%s' holds a NaN or an infinity", name);
+    return GENC_OK;
 }
 
 static int load_prefixed(const genc_st_file *f, const char *prefix, const genc_tensor *p, float *dst) {

@@ -77,11 +77,16 @@ static void release_signals(saved_handlers *h) {
 /* ---------------------------------------------------------------- logs */
 
 /* A resumed run continues its metrics log from the checkpoint's step: rows written after the
- * last checkpoint (by a run that was then killed) are dropped, so the log matches the weights. */
-static int rewind_log(const char *path, int64_t step) {
+ * last checkpoint (by a run that was then killed) are dropped, so the log matches the weights.
+ * With grid > 0 (metrics.csv), the row a stopped run wrote off the grid of every grid-th
+ * step is dropped too, so a resumed log equals an uninterrupted one; *elapsed (may be NULL)
+ * receives the elapsed_s (column 6) of the last row at or before step, the time already
+ * spent. */
+static int rewind_log(const char *path, int64_t step, int grid, double *elapsed) {
     void *buf;
     size_t size;
     struct stat st;
+    if (elapsed) *elapsed = 0;
     if (stat(path, &st) != 0) return GENC_OK;
     if (genc_read_file(path, &buf, &size)) return GENC_ERR;
     char *text = buf, *line = memchr(text, '\n', size);
@@ -89,7 +94,11 @@ static int rewind_log(const char *path, int64_t step) {
     while (line && keep < size) {
         char *next = memchr(text + keep, '\n', size - keep);
         if (!next) break; /* a partial row: genc_csv_open drops it */
-        if (strtod(text + keep, NULL) > (double)step) break;
+        double row[6] = {0};
+        int got = sscanf(text + keep, "%lf,%lf,%lf,%lf,%lf,%lf", &row[0], &row[1], &row[2], &row[3], &row[4], &row[5]);
+        if (row[0] > (double)step) break;
+        if (elapsed && got == 6 && isfinite(row[5])) *elapsed = row[5];
+        if (grid > 0 && fmod(row[0], grid) != 0) break; /* the stop row: the last one kept before it */
         keep = (size_t)(next - text) + 1;
     }
     int rc = keep < size && line ? genc_write_file_atomic(path, text, keep) : GENC_OK;
@@ -97,8 +106,9 @@ static int rewind_log(const char *path, int64_t step) {
     return rc;
 }
 
-/* DIR/loss.png: the training loss × scale against the step, from metrics.csv, so a resumed run
- * shows its whole history. A plot that cannot be drawn is not an error. */
+/* DIR/loss.png: the training loss against the step, from metrics.csv, so a resumed run shows
+ * its whole history: the "loss_<unit>" column as it is, or a "loss" column × loss_scale. A
+ * plot that cannot be drawn is not an error. */
 static void plot_loss(const char *dir, const genc_train_family *fam) {
     char path[4200];
     snprintf(path, sizeof path, "%s/metrics.csv", dir);
@@ -108,8 +118,10 @@ static void plot_loss(const char *dir, const genc_train_family *fam) {
     double *x = malloc(sizeof(double) * (size_t)cap), *y = malloc(sizeof(double) * (size_t)cap);
     char line[512];
     double scale = fam->loss_scale > 0 ? fam->loss_scale : 1.0;
+    int in_unit = 0;
     while (x && y && fgets(line, sizeof line, f)) {
         double st, l;
+        if (strncmp(line, "step,loss_", 10) == 0) in_unit = 1, scale = 1.0; /* already in the unit */
         if (sscanf(line, "%lf,%lf", &st, &l) != 2) continue; /* the header */
         if (n == cap) {
             cap *= 2;
@@ -124,9 +136,14 @@ static void plot_loss(const char *dir, const genc_train_family *fam) {
     fclose(f);
     if (x && y && n >= 2) {
         const double *ys[1] = {y};
-        const char *labels[1] = {"loss"};
+        const char *labels[1] = {"training loss"};
+        char ylabel[96];
+        if (in_unit) snprintf(ylabel, sizeof ylabel, "loss (%s)", fam->loss_unit ? fam->loss_unit : "?");
+        else if (scale != 1.0) snprintf(ylabel, sizeof ylabel, "loss x %.4g", scale); /* a log from before units */
+        else snprintf(ylabel, sizeof ylabel, "loss");
         snprintf(path, sizeof path, "%s/loss.png", dir);
-        genc_png_plot(path, fam->loss_title ? fam->loss_title : "training loss", x, ys, labels, 1, n, 640, 400);
+        genc_png_plot_axes(path, fam->loss_title ? fam->loss_title : "training loss", "step", ylabel, x, ys, labels, 1,
+                           n, 800, 500);
     }
     free(x);
     free(y);
@@ -140,19 +157,30 @@ typedef struct loop {
     saved_handlers sig;
     char ckpt[4200];
     int64_t saved;              /* step of the checkpoint on disk (−1: none yet) */
+    double elapsed0;            /* seconds the run had trained before this session */
+    int raw_loss;               /* metrics.csv of an older run: its "loss" column */
 } loop;
 
+/* metrics.csv: step, the loss in the family's unit ("loss_<unit>"; "loss" without one), lr,
+ * grad_norm, throughput, elapsed_s. A run logged before the unit existed keeps its "loss"
+ * column when resumed (L->raw_loss: the loss as computed goes there). */
 static int open_logs(loop *L, const genc_trainer *t, const genc_train_family *fam, const genc_run_opts *run) {
-    char path[4200], rate[64];
+    char path[4200], rate[64], loss[64];
     snprintf(rate, sizeof rate, "%s_per_s", fam->items ? fam->items : "examples");
-    const char *cols[] = {"step", "loss", "lr", "grad_norm", rate, "elapsed_s"};
+    snprintf(loss, sizeof loss, "loss%s%s", fam->loss_unit ? "_" : "", fam->loss_unit ? fam->loss_unit : "");
+    const char *cols[] = {"step", loss, "lr", "grad_norm", rate, "elapsed_s"};
     snprintf(path, sizeof path, "%s/metrics.csv", run->out_dir);
-    if ((run->resume && rewind_log(path, t->step)) || genc_csv_open(&L->metrics, path, cols, 6, run->resume))
-        return GENC_ERR;
-    if (run->eval_every > 0 && fam->eval) {
+    if (run->resume && rewind_log(path, t->step, 10, &L->elapsed0)) return GENC_ERR;
+    if (genc_csv_open(&L->metrics, path, cols, 6, run->resume)) {
+        cols[1] = "loss";
+        if (!fam->loss_unit || genc_csv_open(&L->metrics, path, cols, 6, run->resume)) return GENC_ERR;
+        L->raw_loss = 1;
+    }
+    if (run->eval_every != 0 && fam->eval) {
         const char *ecols[] = {"step", fam->eval_name ? fam->eval_name : "eval"};
         snprintf(path, sizeof path, "%s/eval.csv", run->out_dir);
-        if ((run->resume && rewind_log(path, t->step)) || genc_csv_open(&L->evals, path, ecols, 2, run->resume))
+        if ((run->resume && rewind_log(path, t->step, 0, NULL)) ||
+            genc_csv_open(&L->evals, path, ecols, 2, run->resume))
             return GENC_ERR;
     }
     return GENC_OK;
@@ -170,6 +198,18 @@ static void step_failed(const loop *L) {
     snprintf(why, sizeof why, "%s", genc_error());
     if (L->saved >= 0) genc_set_error("%s; %s still holds step %lld", why, L->ckpt, (long long)L->saved);
     else genc_set_error("%s; no checkpoint was written", why);
+}
+
+/* The family's held-out metric at this step: into eval.csv and a message; *paused grows by
+ * the time it took (not training time). */
+static int held_out(loop *L, const genc_train_family *fam, const genc_run_opts *run, int64_t step, double *paused) {
+    double v, e0 = genc_time_s();
+    if (fam->eval(fam->self, &v)) return genc_wrap_error("evaluation at step %lld", (long long)step);
+    *paused += genc_time_s() - e0;
+    double row[2] = {(double)step, v};
+    genc_csv_row(&L->evals, row);
+    genc_run_message(run, "step %lld: held-out %s %.4f", (long long)step, fam->eval_name ? fam->eval_name : "eval", v);
+    return GENC_OK;
 }
 
 int genc_train_run(genc_trainer *t, const genc_train_family *fam, const genc_run_opts *run, genc_train_result *res) {
@@ -191,51 +231,62 @@ int genc_train_run(genc_trainer *t, const genc_train_family *fam, const genc_run
     double t0 = genc_time_s(), last = t0, budget = run->minutes > 0 ? run->minutes * 60.0 : 0;
     int64_t start = t->step;
     int fixed_total = !(budget > 0) || run->resume;
+    int64_t eval_every = run->eval_every, evaluated = -1; /* GENC_EVAL_AUTO: ~10 per run, once its length is known */
+    if (eval_every == GENC_EVAL_AUTO && fixed_total) eval_every = cfg->steps / 10 > 0 ? cfg->steps / 10 : 1;
     double t10 = 0, paused = 0; /* paused: seconds spent in evaluations, not training */
     while (t->step < cfg->steps) {
         float lv = 0, gn = 0, lr = genc_lr_at(&sched, t->step);
         if (genc_trainer_step(t, fam, L.c, lr, &lv, &gn)) { step_failed(&L); goto done; }
         int64_t done_steps = t->step - start;
-        loss_avg = done_steps == 1 ? lv : 0.95 * loss_avg + 0.05 * lv;
+        double lu = !fam->loss_unit ? lv : fam->loss_in_unit ? fam->loss_in_unit(fam->self, lv) : lv * fam->loss_scale;
+        loss_avg = done_steps == 1 ? lu : 0.95 * loss_avg + 0.05 * lu;
         double now = genc_time_s(), el = now - t0, tt = el - paused;
         /* Time budget: once the speed is known, fix the schedule's length so the cosine ends on
          * time (speed measured from step 10 on: the first steps pay for page faults). */
         if (done_steps == 10) t10 = tt;
         if (!fixed_total && (done_steps >= 40 || el > 15)) {
             double per = done_steps > 10 ? (tt - t10) / (double)(done_steps - 10) : tt / (double)done_steps;
-            int64_t total = t->step + (int64_t)((budget - el - 1.0) / per);
+            /* automatic evaluations: the first one now, to time it; then up to ten more, as
+             * many as fit in a tenth of the budget */
+            double reserve = 0;
+            int n_evals = 0;
+            if (eval_every == GENC_EVAL_AUTO && L.evals.f) {
+                double p0 = paused;
+                if (held_out(&L, fam, run, t->step, &paused)) goto done;
+                evaluated = t->step;
+                double e = paused - p0;
+                n_evals = e > 0 ? (int)fmin(10.0, floor(0.1 * budget / e)) : 10;
+                reserve = n_evals * e;
+                el = genc_time_s() - t0;
+            }
+            int64_t total = t->step + (int64_t)((budget - el - 1.0 - reserve) / per);
             if (total < t->step + 1) total = t->step + 1;
             if (total < cfg->steps) cfg->steps = total;
             if (cfg->warmup > cfg->steps / 5) cfg->warmup = cfg->steps / 5;
             sched.total = cfg->steps;
             sched.warmup = cfg->warmup;
             fixed_total = 1;
+            if (eval_every == GENC_EVAL_AUTO)
+                eval_every = n_evals < 1 ? 0 : (cfg->steps - t->step) / n_evals > 0 ? (cfg->steps - t->step) / n_evals : 1;
         }
         double ips = (double)done_steps * fam->items_per_step / (tt > 0 ? tt : 1e-9);
-        if (t->step % 10 == 0 || t->step == cfg->steps) {
-            double row[6] = {(double)t->step, lv, lr, gn, ips, el};
-            genc_csv_row(&L.metrics, row);
-        }
-        if (L.evals.f && t->step % run->eval_every == 0) {
-            double v, e0 = genc_time_s();
-            if (fam->eval(fam->self, &v)) {
-                genc_wrap_error("evaluation at step %lld", (long long)t->step);
-                goto done;
-            }
-            paused += genc_time_s() - e0;
-            double row[2] = {(double)t->step, v};
-            genc_csv_row(&L.evals, row);
-            genc_run_message(run, "step %lld: %s %.4f", (long long)t->step, fam->eval_name ? fam->eval_name : "eval",
-                             v);
-        }
-        if (run->progress && (now - last > 0.2 || t->step == cfg->steps)) {
-            last = now;
-            genc_train_progress p = {t->step, fixed_total ? cfg->steps : 0, (float)loss_avg, lr, gn, ips, el,
-                                     (double)(cfg->steps - t->step) * tt / (double)done_steps};
-            run->progress(&p, run->user);
-        }
         if (run->catch_signals) r.signal = g_signal;
         int stop = (run->stop_at > 0 && t->step >= run->stop_at) || (budget > 0 && el >= budget) || r.signal;
+        /* every 10th step, and the last one however the run ends */
+        if (t->step % 10 == 0 || t->step == cfg->steps || stop) {
+            double row[6] = {(double)t->step, L.raw_loss ? lv : lu, lr, gn, ips, L.elapsed0 + el};
+            genc_csv_row(&L.metrics, row);
+        }
+        if (L.evals.f && eval_every > 0 && t->step % eval_every == 0 && t->step != evaluated &&
+            held_out(&L, fam, run, t->step, &paused))
+            goto done;
+        if (run->progress && (now - last > 0.2 || t->step == cfg->steps)) {
+            last = now;
+            genc_train_progress p = {t->step, fixed_total ? cfg->steps : 0, (float)loss_avg, lr, gn, ips,
+                                     L.elapsed0 + el, (double)(cfg->steps - t->step) * tt / (double)done_steps,
+                                     fam->loss_unit};
+            run->progress(&p, run->user);
+        }
         if ((run->save_every > 0 && t->step % run->save_every == 0) || stop || t->step == cfg->steps)
             if (save(&L, t, fam)) goto done;
         if (stop) break;
@@ -251,8 +302,9 @@ int genc_train_run(genc_trainer *t, const genc_train_family *fam, const genc_run
         genc_run_message(run, "nothing to do: %s is at step %lld of %lld", L.ckpt, (long long)t->step,
                          (long long)cfg->steps);
     else
-        genc_run_message(run, "saved %s at step %lld (loss %.4f, %.1f s); loss curve in %s/loss.png", L.ckpt,
-                         (long long)t->step, loss_avg, genc_time_s() - t0, run->out_dir);
+        genc_run_message(run, "saved %s at step %lld (training loss %.4f%s%s, %.1f s); loss curve in %s/loss.png",
+                         L.ckpt, (long long)t->step, loss_avg, fam->loss_unit ? " " : "",
+                         fam->loss_unit ? fam->loss_unit : "", genc_time_s() - t0, run->out_dir);
     rc = GENC_OK;
 done:
     release_signals(&L.sig);

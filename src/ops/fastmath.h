@@ -12,10 +12,13 @@
 
 /* e^x. Cephes expf: x = n·ln2 + r with |r| ≤ ln2/2 (ln2 split in two so r is exact), e^r by a
  * degree-7 polynomial (max rel. error ~1 ulp), 2^n built in the exponent bits. Returns 0 below
- * −87.3 (where the true value is subnormal, < 1.2e-38) and saturates near FLT_MAX above 88.37. */
+ * −87.3 (where the true value is subnormal, < 1.2e-38) and saturates near FLT_MAX above 88.37;
+ * NaN gives NaN. */
 static inline float genc_fexp(float x) {
-    float xc = x > 88.3762626647949f ? 88.3762626647949f : x;
-    xc = xc < -87.3365447505531f ? -87.3365447505531f : xc;
+    /* written so that a NaN x clamps to a finite xc: converting a NaN n to int below would be
+     * undefined behaviour; the NaN is passed through at the end */
+    float xc = x < 88.3762626647949f ? x : 88.3762626647949f;
+    xc = xc > -87.3365447505531f ? xc : -87.3365447505531f;
     /* round-to-nearest by the 1.5·2^23 trick: needs no SSE4.1 round instruction */
     const float shifter = 12582912.0f;
     float n = (xc * 1.44269504088896341f + shifter) - shifter;
@@ -32,6 +35,13 @@ static inline float genc_fexp(float x) {
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     float y = p * scale;
+    /* NaN in, NaN out: p is NaN-free, so carry x's NaN over through the scale's bits (an
+     * integer blend: a float compare against itself stops clang's vectoriser) */
+    uint32_t ux, uy;
+    memcpy(&ux, &x, sizeof ux);
+    memcpy(&uy, &y, sizeof uy);
+    uy = (ux & 0x7fffffffu) > 0x7f800000u ? ux : uy;
+    memcpy(&y, &uy, sizeof y);
     return x < -87.3365447505531f ? 0.0f : y;
 }
 

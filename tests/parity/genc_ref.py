@@ -1,4 +1,4 @@
-"""PyTorch reference of the genc transformer, written from spec/transformer.md and the
+"""PyTorch reference of the genc transformer, written from docs/ (position-encodings.md, ops.md) and the
 published formulas, independent of the C code. Used by the parity tests and the benchmark.
 
 A model is built from a genc config dict (docs/checkpoint-format.md) and a dict of tensors

@@ -1,4 +1,4 @@
-"""Parity fixture for masked and block diffusion (spec/discrete-diffusion.md), computed by
+"""Parity fixture for masked and block diffusion (docs/masked-diffusion.md), computed by
 PyTorch from the published formulas, independently of the C code:
 
 - the MDLM loss (mask rate (1-eps)t, weight 1/t) and the LLaDA loss (p = (1-eps)t + eps,

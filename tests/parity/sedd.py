@@ -1,7 +1,7 @@
 """Parity fixture for score-entropy discrete diffusion (SEDD): noise schedules, the prior KL,
 the denoising score entropy loss and its gradient, and one reverse step of each sampler.
 
-Written from the formulas of spec/discrete-diffusion.md in the most literal way, in float64,
+Written from the formulas of docs/masked-diffusion.md and docs/language-models.md ("SEDD conventions") in the most literal way, in float64,
 so that the C code (closed forms, Bregman-form terms, O(V) per position) is checked against an
 independent derivation:
   - transition probabilities come from torch.matrix_exp(σ̄ Q) of the explicit rate matrix;

@@ -107,6 +107,7 @@ int genc_bd3_sample_ex(genc_lm *lm, const char *prompt, const genc_lm_sample_opt
                 forwarded = 1;
             }
             int committed = genc_denoise_block(&d, canvas, n, N, lo, blk, comb, st, spb, sched);
+            genc_lm_progress(lm, (int64_t)k * spb + st + 1, (int64_t)nblk * spb);
             if (committed) dirty = 1;
             if (tr && tr->fn) {
                 genc_msample_event e = {k, st, canvas, n, N, P, lo, blk, comb, V, committed, forwarded};

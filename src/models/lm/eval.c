@@ -5,6 +5,14 @@
 #include <stdlib.h>
 #include <time.h>
 
+/* A likelihood that overflowed (weights that are finite but huge) is a failure, not a number:
+ * "nan bits per character" helps no one, and NaN is not JSON. */
+static int finite_result(const genc_lm_eval_result *r) {
+    if (isfinite(r->bpc)) return GENC_OK;
+    return r->bytes ? genc_set_error("the model's log-likelihood is not finite (%g nats): its weights overflow", r->nats)
+                    : genc_set_error("the evaluation text holds no bytes");
+}
+
 int genc_lm_eval_tokens(genc_lm *lm, const int32_t *tokens, int64_t n, int T, int batch,
                         genc_lm_eval_result *r) {
     double t0 = genc_time_s();
@@ -35,6 +43,7 @@ int genc_lm_eval_tokens(genc_lm *lm, const int32_t *tokens, int64_t n, int T, in
             s += len;
         } while (len == T && nb < batch && n - 1 - s >= T);
         genc_ctx_reset(c);
+        genc_lm_progress(lm, s, n - 1);
         genc_tensor *logits = genc_transformer_forward(c, &lm->model, x, nb, len, NULL);
         genc_nll_rows(logits, y, nll);
         for (int i = 0; i < nb * len; i++) {
@@ -52,6 +61,30 @@ int genc_lm_eval_tokens(genc_lm *lm, const int32_t *tokens, int64_t n, int T, in
     r->bytes = nbytes;
     r->bpc = nbytes ? nats / (log(2.0) * (double)nbytes) : NAN;
     r->seconds = genc_time_s() - t0;
+    return finite_result(r);
+}
+
+int genc_lm_token_logprobs(genc_lm *lm, const int32_t *tokens, int64_t n, int T, float *logp) {
+    if (genc_objective_is_diffusion(lm->train.objective))
+        return genc_set_error("per-token log-probabilities need an autoregressive model (this one is %s: a diffusion "
+                              "model gives an ELBO bound per window)", genc_objective_name(lm->train.objective));
+    if (n < 2) return genc_set_error("the text is too short (%lld tokens with BOS)", (long long)n);
+    if (T < 1) return genc_set_error("--seq must be positive");
+    if (lm->model.cfg.pos == GENC_POS_LEARNED && T > lm->model.cfg.max_pos)
+        return genc_set_error("--seq %d exceeds the learned position table (%d)", T, lm->model.cfg.max_pos);
+    genc_ctx *c = genc_ctx_new(0);
+    if (!c) return genc_set_error("out of memory");
+    int prev = genc_no_grad(c);
+    /* window k: inputs tokens[kT, kT+len), targets shifted by one, as in genc_lm_eval_tokens */
+    for (int64_t s = 0; s < n - 1; s += T) {
+        int len = (int)(n - 1 - s < T ? n - 1 - s : T);
+        genc_ctx_reset(c);
+        genc_tensor *logits = genc_transformer_forward(c, &lm->model, tokens + s, 1, len, NULL);
+        genc_nll_rows(logits, tokens + s + 1, logp + s);
+        for (int i = 0; i < len; i++) logp[s + i] = -logp[s + i];
+    }
+    genc_restore_grad(c, prev);
+    genc_ctx_free(c);
     return GENC_OK;
 }
 
@@ -96,6 +129,7 @@ int genc_lm_eval_elbo(genc_lm *lm, const int32_t *tokens, int64_t n, int T, int 
             default: genc_mdlm_nelbo(c, lm, x0, nb, T, &rng, out); break;
             }
             for (int b = 0; b < nb; b++) nel[b * mc + s] = out[b];
+            genc_lm_progress(lm, w0 * mc + (int64_t)(s + 1) * nb, n_win * mc);
         }
         for (int b = 0; b < nb; b++) {
             double m = 0, v = 0;
@@ -118,5 +152,5 @@ int genc_lm_eval_elbo(genc_lm *lm, const int32_t *tokens, int64_t n, int T, int 
     r->bpc = bytes ? total / (log(2.0) * (double)bytes) : NAN;
     r->bpc_stderr = bytes && mc > 1 ? sqrt(var) / (log(2.0) * (double)bytes) : NAN;
     r->seconds = genc_time_s() - t0;
-    return GENC_OK;
+    return finite_result(r);
 }

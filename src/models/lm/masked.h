@@ -1,5 +1,5 @@
 /* Masked and block diffusion internals shared by mdlm.c, bd3.c and the samplers, exposed to the
- * tests so each piece can be fed fixed inputs (spec/discrete-diffusion.md).
+ * tests so each piece can be fed fixed inputs (docs/masked-diffusion.md).
  *
  * Conventions (one place for all of them):
  *  - ε = GENC_MASK_EPS = 1e-3.

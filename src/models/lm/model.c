@@ -91,13 +91,39 @@ double genc_lm_activation_bytes(const genc_tf_config *c, int B, int T) {
     return 4.0 * tokens * (2.0 * c->layers * (10.0 * c->dim + 3.0 * fc1) + 3.0 * c->vocab);
 }
 
+/* What the lm family requires of a backbone, beyond the backbone's own validation: the byte
+ * tokenizer's vocabulary (the samplers index GENC_VOCAB-long rows; the data holds ids up to
+ * GENC_VOCAB - 1), attention that matches the objective (causal for ar, bidirectional for
+ * diffusion), the noise-level conditioning exactly when the objective is SEDD, and none of the
+ * other families' parts (cross-attention, a class token, 2D positions). A checkpoint is
+ * untrusted: a file that breaks one of these would crash or silently compute something else. */
+int genc_lm_config_check(const genc_tf_config *c, const genc_lm_train_cfg *t) {
+    const char *obj = genc_objective_name(t->objective);
+    int sedd = t->objective == GENC_OBJ_SEDD_ABSORB || t->objective == GENC_OBJ_SEDD_UNIFORM;
+    if (c->vocab != GENC_VOCAB)
+        return genc_set_error("vocab %d: language models use the byte tokenizer's %d tokens", c->vocab, GENC_VOCAB);
+    if (c->causal != !genc_objective_is_diffusion(t->objective))
+        return genc_set_error("objective %s needs %s attention (config says causal = %d)", obj,
+                              genc_objective_is_diffusion(t->objective) ? "bidirectional" : "causal", c->causal);
+    if (c->cond != (sedd ? GENC_COND_ADD : GENC_COND_NONE))
+        return genc_set_error("objective %s %s the noise-level conditioning (config says cond = %s)", obj,
+                              sedd ? "needs" : "does not use", genc_cond_name(c->cond));
+    if (c->cond_dim != 0 && c->cond_dim != c->dim)
+        return genc_set_error("cond_dim %d: the noise-level embedding has the model width %d", c->cond_dim, c->dim);
+    if (c->cross_attn || c->ctx_dim || c->cls_token || genc_pos_is_2d(c->pos))
+        return genc_set_error("cross-attention, a class token and 2D positions are not part of a language model");
+    if (c->pos == GENC_POS_LEARNED && c->max_pos < t->seq)
+        return genc_set_error("learned positions: table of %d is shorter than the training length %d", c->max_pos, t->seq);
+    return GENC_OK;
+}
+
 int genc_lm_from_file(const genc_st_file *f, genc_lm *lm) {
     memset(lm, 0, sizeof *lm);
     const char *cfgs, *tr;
     genc_tf_config cfg;
     if (genc_checkpoint_family_meta(f, "lm", "language-model", &cfgs, &tr, &lm->step) ||
         genc_tf_config_from_json(cfgs, &cfg) || train_from_json(tr, &lm->train) ||
-        genc_checkpoint_check_params(f, genc_lm_param_count(&cfg)))
+        genc_lm_config_check(&cfg, &lm->train) || genc_checkpoint_check_params(f, genc_lm_param_count(&cfg)))
         return GENC_ERR;
     return genc_lm_model_init(lm, &cfg, 0);
 }
@@ -123,6 +149,10 @@ int genc_lm_load(const char *dir_or_file, genc_lm *lm) {
     }
     genc_st_free(&f);
     return rc;
+}
+
+void genc_lm_progress(const genc_lm *lm, int64_t done, int64_t total) {
+    if (lm->progress) lm->progress(done, total, lm->progress_user);
 }
 
 void genc_lm_free(genc_lm *lm) {

@@ -6,6 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+void genc_lm_sample_opts_default(genc_lm_sample_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->len = 200;
+    o->n = 1;
+    o->temperature = 0.8f;
+    o->top_k = 0;   /* off */
+    o->top_p = 1.f; /* off */
+    o->seed = 1;
+    o->stop_at_eos = 1;
+    o->remask = GENC_REMASK_LOW_CONFIDENCE;
+    o->sampler = GENC_SAMPLER_DEFAULT;
+}
+
 static int cmp_desc(const void *a, const void *b) {
     float x = *(const float *)a, y = *(const float *)b;
     return x < y ? 1 : x > y ? -1 : 0;
@@ -77,6 +90,11 @@ int genc_lm_sample_validate(const genc_lm *lm, const char *prompt, const genc_lm
         if (s != GENC_SAMPLER_DEFAULT)
             return genc_set_error("--sampler %s is for diffusion models; an ar model samples left to right", genc_sampler_name(s));
         if (o->cfg != 0) return genc_set_error("--cfg is for diffusion models");
+        /* flags that would be silently ignored are refused: they mean the user expects a
+         * diffusion model */
+        if (o->steps != 0 || o->block != 0 || o->remask != GENC_REMASK_LOW_CONFIDENCE)
+            return genc_set_error("--%s is for diffusion models; an ar model samples left to right, one pass per token",
+                                  o->steps ? "steps" : o->block ? "block" : "remask");
         return GENC_OK;
     }
     int sedd = obj == GENC_OBJ_SEDD_ABSORB || obj == GENC_OBJ_SEDD_UNIFORM;
@@ -148,6 +166,7 @@ int genc_lm_sample(genc_lm *lm, const char *prompt, const genc_lm_sample_opts *o
     int T = P;
     float *lg = malloc(sizeof(float) * (size_t)V);
     for (int step = 0; step < o->len; step++) {
+        genc_lm_progress(lm, step, o->len);
         genc_ctx_reset(c);
         genc_tensor *logits = genc_transformer_forward(c, &lm->model, ids, B, T, &run);
         int all_done = 1;

@@ -1,6 +1,6 @@
 /* Score-entropy discrete diffusion (SEDD, Lou, Meng & Ermon 2024): internals shared by
  * sedd.c (noise, loss, ELBO), sedd_sample.c (reverse-process samplers) and the tests.
- * Math: spec/discrete-diffusion.md, "Score entropy discrete diffusion".
+ * Math and conventions: docs/language-models.md, "SEDD conventions".
  *
  * Conventions (documented here once):
  *  - States. The diffusion moves among the N = 258 tokens a corpus can hold: the 256 bytes,

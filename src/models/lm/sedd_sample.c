@@ -123,6 +123,7 @@ int genc_sedd_sample_canvas(genc_lm *lm, const char *prompt, const genc_lm_sampl
         int last = k == steps; /* the denoising step */
         double t = 1.0 - (1.0 - GENC_SEDD_T_END) * k / steps, sig = genc_sedd_sigma(g, t);
         double dsig = last ? sig : sig - genc_sedd_sigma(g, 1.0 - (1.0 - GENC_SEDD_T_END) * (k + 1) / steps);
+        genc_lm_progress(lm, k, steps + 1);
         int any = g == GENC_SEDD_UNIFORM;
         for (int i = 0; i < B * total && !any; i++) any = ids[i] == GENC_TOK_MASK;
         if (!any) continue; /* absorbing: nothing left to unmask */

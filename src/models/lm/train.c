@@ -75,9 +75,22 @@ static int task_eval(void *self, double *value) {
     return GENC_OK;
 }
 
+/* The batch's loss in bits per character, the unit of genc eval: every loss is a mean over
+ * the B·T predicted positions, so B·T·loss / ln 2 bits over the batch's byte tokens (ar: the
+ * targets; diffusion: the window, whose negative ELBO the loss estimates; BOS/EOS are paid for
+ * but are not characters). With --clip-schedule the diffusion loss is not the ELBO, and
+ * neither is this figure (docs/language-models.md). */
+static double task_loss_bpc(void *self, double loss) {
+    lm_task *k = self;
+    const int32_t *t = genc_objective_is_diffusion(k->lm->train.objective) ? k->x : k->y;
+    int64_t n = (int64_t)k->B * k->T, bytes = 0;
+    for (int64_t i = 0; i < n; i++) bytes += t[i] < 256;
+    return loss * (double)n / (log(2.0) * (double)(bytes ? bytes : n));
+}
+
 static void task_family(genc_train_family *fam, lm_task *k) {
     memset(fam, 0, sizeof *fam);
-    snprintf(k->title, sizeof k->title, "training loss (%s), bits per token", genc_objective_name(k->lm->train.objective));
+    snprintf(k->title, sizeof k->title, "training loss (%s), bits per character", genc_objective_name(k->lm->train.objective));
     k->meta[0] = (genc_st_kv){"objective", (char *)genc_objective_name(k->lm->train.objective)};
     fam->name = "lm";
     fam->params = &k->lm->model.params;
@@ -95,19 +108,20 @@ static void task_family(genc_train_family *fam, lm_task *k) {
     fam->items = "tokens";
     fam->loss_scale = 1.0 / log(2.0);
     fam->loss_title = k->title;
+    fam->loss_unit = "bpc";
+    fam->loss_in_unit = task_loss_bpc;
 }
 
 /* A new model from the flags: diffusion objectives see the whole (noised) window, SEDD
- * conditions on the noise level, RoPE remembers the training length. */
+ * conditions on the noise level, RoPE remembers the training length (--seq, whatever the
+ * scaling: docs/position-encodings.md). */
 static int new_model(genc_lm *lm, const genc_tf_config *cfg, const genc_lm_train_cfg *tc, const genc_run_opts *run) {
     if (genc_lm_train_cfg_validate(tc)) return GENC_ERR;
     genc_tf_config mc = *cfg;
     mc.causal = !genc_objective_is_diffusion(tc->objective);
     mc.cond = tc->objective == GENC_OBJ_SEDD_ABSORB || tc->objective == GENC_OBJ_SEDD_UNIFORM ? GENC_COND_ADD : GENC_COND_NONE;
-    if (mc.rope.trained_len <= 0 || mc.rope.scaling == GENC_ROPE_SCALE_NONE) mc.rope.trained_len = tc->seq;
-    if (mc.pos == GENC_POS_LEARNED && mc.max_pos < tc->seq)
-        return genc_set_error("learned positions: table of %d is shorter than --seq %d", mc.max_pos, tc->seq);
-    if (genc_tf_config_validate(&mc) ||
+    mc.rope.trained_len = tc->seq; /* L of the RoPE extensions: the length actually trained at */
+    if (genc_lm_config_check(&mc, tc) || genc_tf_config_validate(&mc) ||
         genc_train_preflight(run, &tc->common, genc_lm_param_count(&mc),
                              genc_lm_activation_bytes(&mc, tc->common.batch, tc->seq)))
         return GENC_ERR;
@@ -158,15 +172,22 @@ int genc_lm_train(const genc_tf_config *cfg, const genc_lm_train_cfg *tc, const 
     }
     const char *data = lm.train.data[0] ? lm.train.data : GENC_DEFAULT_CORPUS;
     if (genc_corpus_load(data, GENC_SPLIT_TRAIN, (int64_t)k.T + 2, &k.corpus)) goto done;
-    if (run->eval_every > 0 && genc_corpus_load(data, GENC_SPLIT_TEST, (int64_t)k.T + 2, &k.test)) goto done;
+    genc_run_opts r = *run;
+    if (r.eval_every != 0 && genc_corpus_load(data, GENC_SPLIT_TEST, (int64_t)k.T + 2, &k.test)) {
+        if (r.eval_every != GENC_EVAL_AUTO) goto done;
+        genc_run_message(run, "no held-out evaluation while training: %s", genc_error());
+        r.eval_every = 0;
+    }
     /* counted against genc's memory limit, like every large block */
     k.x = genc_aligned_alloc(sizeof(int32_t) * (size_t)k.B * (size_t)k.T);
     k.y = genc_aligned_alloc(sizeof(int32_t) * (size_t)k.B * (size_t)k.T);
     if (!k.x || !k.y) { genc_wrap_error("training batch"); goto done; }
-    genc_run_message(run, "model: %lld parameters, %d layers, dim %d, %d heads, pos %s; data: %s (%lld train tokens)",
+    genc_run_message(run, "model: %lld parameters, %d layers, dim %d, %d heads, pos %s; data: %s (%lld train tokens; "
+                     "held out for eval: %s)",
                      (long long)genc_params_count(&lm.model.params), lm.model.cfg.layers, lm.model.cfg.dim,
-                     lm.model.cfg.heads, genc_pos_name(lm.model.cfg.pos), data, (long long)k.corpus.n_tokens);
-    rc = genc_train_run(&tr, &fam, run, res);
+                     lm.model.cfg.heads, genc_pos_name(lm.model.cfg.pos), data, (long long)k.corpus.n_tokens,
+                     genc_corpus_split_rule(&k.corpus));
+    rc = genc_train_run(&tr, &fam, &r, res);
 done:
     genc_aligned_free(k.x);
     genc_aligned_free(k.y);
