@@ -1,9 +1,11 @@
 /* The shared trainer on a tiny synthetic family, linear regression y ≈ x·w + b, whose optimum
  * is known in closed form (ordinary least squares). Checked: training reaches the OLS
- * solution; the EMA equals one computed by hand; weight decay applies to exactly the tensors
- * the family chose (against a hand AdamW step); a non-finite loss or gradient stops the run
- * naming the step and leaves the last good checkpoint; a checkpoint holding a non-finite value
- * is never written; resume (after --stop-at or a SIGINT) is bit-exact; an existing run is not
+ * solution; the EMA equals one computed by hand, with the warm-up decay and the constant one;
+ * weight decay applies to exactly the tensors the family chose (against a hand AdamW step); a
+ * non-finite loss or gradient stops the run naming the step and leaves the last good
+ * checkpoint; a checkpoint holding a non-finite value is never written; resume (after
+ * --stop-at or a SIGINT) is bit-exact, and a checkpoint from before the EMA warm-up resumes
+ * with its constant decay; an existing run is not
  * overwritten; a run too large for the machine is refused up front; stale temporaries of a
  * killed save are removed. */
 #include "testutil.h"
@@ -245,31 +247,73 @@ static void test_converges_to_ols(void) {
     finish_setup(&x);
 }
 
-/* w_ema ← 0.9·w_ema + 0.1·w after every step, from the initial weights, in double. The float
- * EMA rounds once per multiply-add (≤ 2⁻²³ relative each); 20 steps stay within 1e-6. */
-static void test_ema(void) {
+/* The EMA against a hand computation in double, after every one of 20 steps:
+ *   w_ema ← d_t·w_ema + (1 − d_t)·w,  d_t = min(D, (1 + t)/(10 + t)) (warm-up) or D,
+ * from the initial weights, t = 1 at the first step (d_1 = 2/11, as latent diffusion's LitEma).
+ * D = 0.6 with warm-up covers both branches: the ramp is below 0.6 for t ≤ 12 and capped after.
+ * Tolerance: each float update rounds d, 1 − d, two products and a sum, at most 5·2⁻²⁴
+ * relative to max(|w_ema|, |w|) < 4 here; earlier errors shrink by d_t ≤ 0.9 per step, so the
+ * error stays below 5·2⁻²⁴·4/(1 − 0.9) = 1.2e-5. The other rule's EMA must be 100 times that
+ * far away at some step, so running the wrong rule cannot pass. */
+static void ema_case(float dmax, int warmup) {
     genc_train_cfg cfg = config(20);
-    cfg.ema = 0.9f;
+    cfg.ema = dmax;
+    cfg.ema_warmup = warmup;
     setup x;
     start(&x, PLAIN, cfg);
     const linreg *m = &x.m;
-    double ref[D + 1];
-    for (int j = 0; j < D; j++) ref[j] = m->W->data[j];
-    ref[D] = m->b->data[0];
+    double ref[D + 1], other[D + 1];
+    for (int j = 0; j <= D; j++) ref[j] = other[j] = j < D ? m->W->data[j] : m->b->data[0];
     genc_ctx *c = genc_ctx_new(0);
-    for (int s = 0; s < 20; s++) {
+    double worst = 0, apart = 0;
+    for (int t = 1; t <= 20; t++) {
         CHECK(genc_trainer_step(&x.t, &x.fam, c, 0.05f, NULL, NULL) == GENC_OK, "step: %s", genc_error());
-        for (int j = 0; j < D; j++) ref[j] = 0.9 * ref[j] + 0.1 * (double)m->W->data[j];
-        ref[D] = 0.9 * ref[D] + 0.1 * (double)m->b->data[0];
+        double ramp = fmin(dmax, (1.0 + t) / (10.0 + t));
+        double d = warmup ? ramp : dmax, e = warmup ? dmax : ramp; /* this rule, the other */
+        double got_t = 0, apart_t = 0;
+        for (int j = 0; j <= D; j++) {
+            double w = j < D ? m->W->data[j] : m->b->data[0];
+            double g = j < D ? x.t.ema.w[0][j] : x.t.ema.w[1][0];
+            ref[j] = d * ref[j] + (1 - d) * w;
+            other[j] = e * other[j] + (1 - e) * w;
+            got_t = fmax(got_t, fabs(g - ref[j]));
+            apart_t = fmax(apart_t, fabs(g - other[j]));
+        }
+        worst = fmax(worst, got_t);
+        apart = fmax(apart, apart_t);
     }
-    float got[D + 1], want[D + 1];
-    memcpy(got, x.t.ema.w[0], sizeof(float) * D);
-    got[D] = x.t.ema.w[1][0];
-    for (int j = 0; j <= D; j++) want[j] = (float)ref[j];
-    tu_close("EMA of the weights", got, want, D + 1, 1e-6f, 1e-6f);
-    CHECK(fabsf(got[0] - m->W->data[0]) > 1e-3f, "the EMA trails the weights");
+    CHECK(worst < 1.2e-5, "EMA (D %g, %s) within %.2g of the hand computation (want < 1.2e-5)", dmax,
+          warmup ? "warm-up" : "constant", worst);
+    CHECK(apart > 1.2e-3, "the other rule's EMA is %.2g away at worst (want > 1.2e-3)", apart);
+    CHECK(fabsf(x.t.ema.w[0][0] - m->W->data[0]) > 1e-3f, "the EMA trails the weights");
     genc_ctx_free(c);
     finish_setup(&x);
+}
+
+/* The decay itself: 2/11 at the first step, the ramp's value rounded to float up to t = 12
+ * for D = 0.6, exactly D from there on (and for any step without warm-up). */
+static void test_ema_decay_at(void) {
+    genc_ema e = {.decay = 0.6f, .warmup = 1};
+    CHECK(genc_ema_decay_at(&e, 1) == (float)(2.0 / 11.0), "d_1 = 2/11: %.9g", genc_ema_decay_at(&e, 1));
+    CHECK(genc_ema_decay_at(&e, 12) == (float)(13.0 / 22.0), "d_12 = 13/22: %.9g", genc_ema_decay_at(&e, 12));
+    CHECK(genc_ema_decay_at(&e, 13) == 0.6f && genc_ema_decay_at(&e, 1000000000000) == 0.6f, "capped at D");
+    e.warmup = 0;
+    CHECK(genc_ema_decay_at(&e, 1) == 0.6f, "constant rule: d_1 = D");
+}
+
+/* The rule in "train": new runs warm up; a "train" without "ema_warmup" (written before the
+ * key existed) keeps the constant decay; anything but a JSON boolean is refused. */
+static void test_ema_rule_json(void) {
+    genc_train_cfg t;
+    genc_train_cfg_default(&t);
+    CHECK(t.ema_warmup == 1, "new runs use the warm-up");
+    CHECK(genc_train_cfg_from_json("{\"ema\":0.5}", &t) == GENC_OK && t.ema_warmup == 0 && t.ema == 0.5f,
+          "no \"ema_warmup\": the constant rule");
+    CHECK(genc_train_cfg_from_json("{\"ema\":0.5,\"ema_warmup\":true}", &t) == GENC_OK && t.ema_warmup == 1,
+          "\"ema_warmup\": true");
+    CHECK(genc_train_cfg_from_json("{\"ema\":0.5,\"ema_warmup\":1}", &t) == GENC_ERR &&
+              strstr(genc_error(), "ema_warmup"),
+          "a non-boolean \"ema_warmup\" is refused: %s", genc_error());
 }
 
 /* One trainer step against AdamW by hand at t = 1 (m̂ = g, v̂ = g²):
@@ -438,6 +482,91 @@ static void test_exact_resume(void) {
     CHECK(signal(SIGINT, SIG_DFL) == SIG_DFL, "the previous SIGINT handler is back after the run");
 }
 
+/* The checkpoint in run `name` as genc wrote it before the EMA warm-up existed: the same
+ * tensors and metadata with "ema_warmup" taken out of "train". */
+static int drop_ema_warmup(const char *name) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir(name));
+    genc_st_file f;
+    if (genc_st_read(path, &f)) return GENC_ERR;
+    genc_st_entry *e = calloc((size_t)f.n_tensors, sizeof *e);
+    genc_st_kv *kv = calloc((size_t)f.n_meta, sizeof *kv);
+    char train[4096] = "";
+    int rc = e && kv ? GENC_OK : GENC_ERR;
+    for (int i = 0; rc == GENC_OK && i < f.n_tensors; i++) {
+        const genc_st_tensor *t = &f.tensors[i];
+        e[i].name = t->name;
+        e[i].dtype = t->dtype;
+        e[i].ndim = t->ndim;
+        memcpy(e[i].shape, t->shape, sizeof t->shape);
+        e[i].data = t->data;
+    }
+    for (int i = 0; rc == GENC_OK && i < f.n_meta; i++) {
+        kv[i] = f.meta[i];
+        if (strcmp(kv[i].key, "train") != 0) continue;
+        const char *key = ",\"ema_warmup\":false";
+        char *at = strstr(kv[i].value, key);
+        if (!at || strlen(kv[i].value) >= sizeof train) { rc = GENC_ERR; break; }
+        snprintf(train, sizeof train, "%.*s%s", (int)(at - kv[i].value), kv[i].value, at + strlen(key));
+        kv[i].value = train;
+    }
+    if (rc == GENC_OK) rc = genc_st_write(path, e, f.n_tensors, kv, f.n_meta);
+    free(e);
+    free(kv);
+    genc_st_free(&f);
+    return rc;
+}
+
+/* A run saved with the constant-decay rule by an older genc ("train" without "ema_warmup")
+ * resumes with that rule: stopped at step 12, the key removed, resumed to 30, it gives the
+ * uninterrupted constant-rule run's checkpoint byte for byte (which keeps "ema_warmup": false),
+ * and its EMA is not the warm-up run's (test_exact_resume's "straight", same data and seed). */
+static void test_old_rule_resume(void) {
+    const float ema = 0.8f;
+    for (int variant = 0; variant < 2; variant++) {
+        const char *name = variant == 0 ? "old-straight" : "old-stopped";
+        genc_train_cfg cfg = config(30);
+        cfg.ema = ema;
+        cfg.ema_warmup = 0;
+        setup x;
+        start(&x, NOISY, cfg);
+        genc_run_opts run = run_in(name);
+        run.stop_at = variant == 1 ? 12 : 0;
+        CHECK(genc_train_run(&x.t, &x.fam, &run, NULL) == GENC_OK, "%s: %s", name, genc_error());
+        finish_setup(&x);
+    }
+    CHECK(drop_ema_warmup("old-stopped") == GENC_OK, "rewrite without \"ema_warmup\": %s", genc_error());
+    genc_st_file f;
+    genc_train_cfg got;
+    int old = genc_checkpoint_open(dir("old-stopped"), &f) == GENC_OK;
+    if (old) {
+        old = !strstr(genc_st_meta(&f, "train"), "ema_warmup") &&
+              genc_train_cfg_from_json(genc_st_meta(&f, "train"), &got) == GENC_OK && got.ema_warmup == 0;
+        genc_st_free(&f);
+    }
+    CHECK(old, "the rewritten file has no \"ema_warmup\" and reads as the constant rule");
+    genc_train_result res;
+    CHECK(resume_run("old-stopped", NOISY, ema, &res) == GENC_OK && res.step == 30, "resumed: %s", genc_error());
+    char a[600], b[600];
+    snprintf(a, sizeof a, "%s/model.safetensors", dir("old-straight"));
+    snprintf(b, sizeof b, "%s/model.safetensors", dir("old-stopped"));
+    CHECK(same_file(a, b, 0), "old rule + resume: the constant-rule run's checkpoint, byte for byte");
+    float w_old[D], w_new[D];
+    genc_st_file fo, fn;
+    int ok = genc_checkpoint_open(dir("old-straight"), &fo) == GENC_OK;
+    if (ok) {
+        ok = genc_checkpoint_open(dir("straight"), &fn) == GENC_OK;
+        if (ok) {
+            ok = genc_st_get_f32(&fo, "ema.w", w_old, D) == GENC_OK && genc_st_get_f32(&fn, "ema.w", w_new, D) == GENC_OK;
+            genc_st_free(&fn);
+        }
+        genc_st_free(&fo);
+    }
+    double apart = 0;
+    for (int j = 0; ok && j < D; j++) apart = fmax(apart, fabs((double)w_old[j] - w_new[j]));
+    CHECK(ok && apart > 1e-3, "the two rules' EMAs differ (by %.2g)", apart);
+}
+
 /* Leftover "<path>.tmp.<pid>" files of a dead writer are removed by the next save; one of a
  * live process is kept. */
 static void test_stale_temps(void) {
@@ -484,12 +613,16 @@ int main(void) {
     snprintf(g_dir, sizeof g_dir, "/tmp/genc_test_trainer.XXXXXX");
     if (!mkdtemp(g_dir)) { perror("mkdtemp"); return 1; }
     test_converges_to_ols();
-    test_ema();
+    test_ema_decay_at();
+    test_ema_rule_json();
+    ema_case(0.6f, 1);
+    ema_case(0.9f, 0);
     test_decay_groups();
     test_nonfinite_stops(POISON_LOSS, "nan-loss", "the loss is NaN");
     test_nonfinite_stops(POISON_GRAD, "nan-grad", "the gradient norm is NaN");
     test_save_refuses_nonfinite();
     test_exact_resume();
+    test_old_rule_resume();
     test_stale_temps();
     test_preflight();
     char cmd[300];

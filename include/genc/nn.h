@@ -333,15 +333,21 @@ float genc_clip_grad_norm(genc_params *ps, float max_norm);
  * grad_norm (may be NULL) receives the norm before clipping. */
 int genc_optim_step(genc_ctx *c, genc_tensor *loss, genc_adamw *o, float lr, float clip, float *grad_norm);
 
-/* Exponential moving average of the weights, updated after each optimizer step:
- *   w_ema ← d·w_ema + (1 − d)·w       (d = decay; w_ema starts as a copy of w) */
+/* Exponential moving average of the weights, updated after each optimizer step t = 1, 2, ...:
+ *   w_ema ← d_t·w_ema + (1 − d_t)·w   (w_ema starts as a copy of w)
+ * d_t = decay, or with warmup d_t = min(decay, (1 + t)/(10 + t)) (ema.c says why). */
 typedef struct genc_ema {
-    float decay;             /* 0: no EMA */
+    float decay;             /* 0: no EMA; with warmup the bound d_t reaches */
+    int warmup;              /* 1: the warm-up rule; 0: constant decay (init leaves it 0) */
+    int64_t t;               /* updates taken (a resumed run sets it to the step) */
     const genc_params *ps;
     float **w;               /* one buffer per parameter */
 } genc_ema;
 
 int genc_ema_init(genc_ema *e, const genc_params *ps, float decay);
+/* d_t, the decay update t (counted from 1) uses. */
+float genc_ema_decay_at(const genc_ema *e, int64_t t);
+/* Update t = ++e->t. */
 void genc_ema_update(genc_ema *e);
 void genc_ema_free(genc_ema *e);
 

@@ -29,15 +29,19 @@ typedef struct genc_train_cfg {
     float beta1, beta2, eps;  /* AdamW */
     uint64_t seed;            /* init, data order, dropout and noise streams */
     float ema;                /* decay of the EMA of the weights (0: no EMA) */
+    int ema_warmup;           /* 1: the EMA's decay at step t is min(ema, (1 + t)/(10 + t));
+                                 0: constant, the rule of checkpoints without "ema_warmup" */
 } genc_train_cfg;
 
 /* batch 8, 2000 steps, warmup 100, lr 2e-3 → 2e-4 cosine, weight decay 0.1, clip 1,
- * betas (0.9, 0.95), eps 1e-8, seed 1, no EMA. A family may change any of them. */
+ * betas (0.9, 0.95), eps 1e-8, seed 1, no EMA (EMA warm-up on when one is asked for). A
+ * family may change any of them. */
 void genc_train_cfg_default(genc_train_cfg *t);
 /* GENC_ERR naming the flag and its range. */
 int genc_train_cfg_validate(const genc_train_cfg *t);
-/* The shared keys of a checkpoint's "train" JSON (absent keys keep their defaults; the
- * family's keys are ignored), validated. */
+/* The shared keys of a checkpoint's "train" JSON (absent keys keep their defaults, except an
+ * absent "ema_warmup", which means the constant-decay rule of older files; the family's keys
+ * are ignored), validated. */
 int genc_train_cfg_from_json(const char *json, genc_train_cfg *t);
 
 /* ---------------------------------------------------------------- what a family supplies */
@@ -86,10 +90,11 @@ typedef struct genc_trainer {
 } genc_trainer;
 
 /* A new run: AdamW over fam->params with the family's decay choice, the EMA (a copy of the
- * initial weights) when cfg->ema > 0, streams 1–3 of cfg->seed. */
+ * initial weights, with cfg->ema_warmup's rule) when cfg->ema > 0, streams 1–3 of cfg->seed. */
 int genc_trainer_init(genc_trainer *t, const genc_train_family *fam, const genc_train_cfg *cfg);
-/* Continue the run saved in f: the shared "train" keys, the raw weights (not the EMA), AdamW
- * moments, the EMA, step and streams. fam->params must be built from f's config. */
+/* Continue the run saved in f: the shared "train" keys (the EMA rule among them), the raw
+ * weights (not the EMA), AdamW moments, the EMA, step and streams. fam->params must be built
+ * from f's config. */
 int genc_trainer_resume(genc_trainer *t, const genc_train_family *fam, const genc_st_file *f);
 void genc_trainer_free(genc_trainer *t);
 

@@ -1,7 +1,15 @@
 /* Exponential moving average of the weights (Polyak averaging as used by DDPM, EDM and most
  * diffusion and image models): a second copy of every parameter that trails the trained one,
- *   w_ema ← d·w_ema + (1 − d)·w     after every optimizer step,
- * starting from the initial weights. Evaluation and sampling use it when a checkpoint has it. */
+ *   w_ema ← d_t·w_ema + (1 − d_t)·w     after optimizer step t = 1, 2, ...,
+ * starting from the initial weights. Evaluation and sampling use it when a checkpoint has it.
+ *
+ * With warm-up, d_t = min(D, (1 + t)/(10 + t)): the rule of TensorFlow's
+ * ExponentialMovingAverage(num_updates) and of the LitEma class of latent diffusion, with t
+ * counting updates from 1 as LitEma does (d_1 = 2/11). Early averages then follow the weights
+ * closely: the initial weights keep ∏ d_t = 10!·(t + 1)!/(t + 10)! of the average after t
+ * steps (4e-21 at t = 984) instead of D^t (37 % for D = 0.999), and D is reached at
+ * t = (10D − 1)/(1 − D) (8990 steps for 0.999). Without warm-up d_t = D, the rule of
+ * checkpoints written before the warm-up existed. */
 #include "genc/nn.h"
 
 #include <stdlib.h>
@@ -26,9 +34,17 @@ int genc_ema_init(genc_ema *e, const genc_params *ps, float decay) {
     return GENC_OK;
 }
 
+float genc_ema_decay_at(const genc_ema *e, int64_t t) {
+    if (!e->warmup) return e->decay;
+    /* in double: exact enough for any t up to 2⁵³; then the one rounding to float */
+    double ramp = (1.0 + (double)t) / (10.0 + (double)t);
+    return ramp < (double)e->decay ? (float)ramp : e->decay;
+}
+
 void genc_ema_update(genc_ema *e) {
     if (!e->w) return;
-    const float d = e->decay, k = 1.0f - e->decay;
+    e->t++;
+    const float d = genc_ema_decay_at(e, e->t), k = 1.0f - d;
     for (int i = 0; i < e->ps->n; i++) {
         float *w = e->w[i];
         const float *p = e->ps->list[i]->data;

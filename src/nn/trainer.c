@@ -26,6 +26,7 @@ void genc_train_cfg_default(genc_train_cfg *t) {
     t->eps = 1e-8f;
     t->seed = 1;
     t->ema = 0.f;
+    t->ema_warmup = 1;
 }
 
 #define MAX_STEPS 1e12 /* --steps' upper bound: exactly representable in JSON */
@@ -42,6 +43,7 @@ int genc_train_cfg_validate(const genc_train_cfg *t) {
     if (!(t->beta1 >= 0 && t->beta1 < 1 && t->beta2 >= 0 && t->beta2 < 1)) return genc_set_error("betas must be in [0, 1)");
     if (!(t->eps > 0 && t->eps < 1)) return genc_set_error("AdamW eps %g must be in (0, 1)", t->eps);
     if (!(t->ema >= 0 && t->ema < 1)) return genc_set_error("--ema %g must be in [0, 1) (0: no EMA)", t->ema);
+    if (t->ema_warmup != 0 && t->ema_warmup != 1) return genc_set_error("EMA warm-up must be 0 or 1");
     return GENC_OK;
 }
 
@@ -69,20 +71,30 @@ static char *train_json(const genc_train_cfg *t, const genc_train_family *fam) {
     cJSON_AddNumberToObject(o, "eps", genc_json_float(t->eps));
     cJSON_AddStringToObject(o, "seed", seed);
     cJSON_AddNumberToObject(o, "ema", genc_json_float(t->ema));
+    cJSON_AddBoolToObject(o, "ema_warmup", t->ema_warmup != 0);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;
 }
 
-/* The shared keys of "train" (a genc-1 file has all but "ema"; absent keys keep defaults). */
+/* The shared keys of "train" (a genc-1 file has all but "ema" and "ema_warmup", a genc-2 file
+ * written before the EMA warm-up all but "ema_warmup"; absent keys keep defaults, except that
+ * a file without "ema_warmup" keeps the constant decay it was trained with). */
 int genc_train_cfg_from_json(const char *json, genc_train_cfg *t) {
     genc_train_cfg_default(t);
+    t->ema_warmup = 0;
     cJSON *o = json ? cJSON_Parse(json) : NULL;
     if (!cJSON_IsObject(o)) {
         cJSON_Delete(o);
         return genc_set_error("\"train\" metadata is missing or not a JSON object");
     }
     const char *w = "train metadata", *sched = NULL;
+    const cJSON *warm = cJSON_GetObjectItemCaseSensitive(o, "ema_warmup");
+    if (warm && !cJSON_IsBool(warm)) {
+        cJSON_Delete(o);
+        return genc_set_error("%s: \"ema_warmup\" must be true or false", w);
+    }
+    if (warm) t->ema_warmup = cJSON_IsTrue(warm);
     int rc = genc_json_get_int(o, w, "batch", 1, 65536, &t->batch) ||
              genc_json_get_i64(o, w, "steps", 1, (int64_t)MAX_STEPS, &t->steps) ||
              genc_json_get_i64(o, w, "warmup", 0, (int64_t)MAX_STEPS, &t->warmup) ||
@@ -121,7 +133,8 @@ static int adamw_for(genc_trainer *t, const genc_train_family *fam) {
     for (int i = 0; i < ps->n && fam->decays; i++) decay[i] = (uint8_t)(fam->decays(ps->list[i], fam->self) != 0);
     int rc = genc_adamw_init_groups(&t->opt, ps, t->cfg.beta1, t->cfg.beta2, t->cfg.eps, t->cfg.weight_decay, decay);
     free(decay);
-    if (rc == GENC_OK && t->cfg.ema > 0) rc = genc_ema_init(&t->ema, ps, t->cfg.ema);
+    if (rc == GENC_OK && t->cfg.ema > 0 && (rc = genc_ema_init(&t->ema, ps, t->cfg.ema)) == GENC_OK)
+        t->ema.warmup = t->cfg.ema_warmup;
     return rc;
 }
 
@@ -158,6 +171,7 @@ int genc_trainer_resume(genc_trainer *t, const genc_train_family *fam, const gen
         return GENC_ERR;
     }
     t->opt.t = t->step;
+    t->ema.t = t->step; /* the EMA's decay depends on the step alone: resume stays exact */
     return GENC_OK;
 }
 
