@@ -55,8 +55,9 @@ static void help(const cli_family *fam, const genc_train_cfg *d) {
            "  --warmup N           linear warmup steps (default %lld, at most a fifth of the run)\n"
            "  --weight-decay W     decoupled weight decay on the family's matrices (default %g)\n"
            "  --clip G             clip the global gradient norm to G (default %g; 0 disables)\n"
-           "  --ema D              also keep an exponential moving average of the weights with decay D\n"
-           "                       (e.g. 0.999); eval and sample then use it (default: off)\n",
+           "  --ema D              also keep an exponential moving average of the weights, decay\n"
+           "                       min(D, (1+t)/(10+t)) at step t (e.g. 0.999); eval and sample\n"
+           "                       then use it (default: off)\n",
            d->batch, d->lr, d->schedule == GENC_LR_CONSTANT ? "constant" : "cosine", (long long)d->warmup,
            d->weight_decay, d->clip);
     printf("\nExit status: 0 done; 1 error (a loss or gradient norm that is not finite stops the run\n"
