@@ -185,6 +185,13 @@ void *genc_scratch(genc_ctx *c, size_t bytes);   /* arena memory for op internal
 
 /* Gradient buffer of t, allocated (zeroed) from the arena on first use. */
 float *genc_grad(genc_ctx *c, genc_tensor *t);
+/* The same for a backward that writes every element of t's gradient: when no gradient has
+ * reached t yet, the buffer is allocated but NOT zeroed and *fresh is set to 1, and the caller
+ * must store (=) its contribution instead of adding it (+=). Since 0 + v == v, the gradient is
+ * what genc_grad and += give, bit for bit up to the sign of an exact zero (−0 stays −0 where
+ * 0 + −0 gives +0), without a pass that zeroes the buffer and a second one that reads the
+ * zeros back. Otherwise *fresh is 0 and the caller accumulates. */
+float *genc_grad_fresh(genc_ctx *c, genc_tensor *t, int *fresh);
 
 /* Record an op. Returns the node to fill (saved state, args) when the tape is recording and
  * some input requires grad; then out->requires_grad is set. Otherwise returns NULL and

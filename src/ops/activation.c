@@ -108,16 +108,27 @@ static inline float softplus_d(float x, float y) { return genc_fsigmoid(x); }
 static inline float log_sigmoid_f(float x) { return (x < 0 ? x : 0.0f) - log1p_unit(genc_fexp(-fabsf(x))); }
 static inline float log_sigmoid_d(float x, float y) { return genc_fsigmoid(-x); }
 
-/* out = f(x) elementwise;  dx += dy · f'(x). FX and DX are the two expressions, written in
- * terms of the element xi, the output yi and the op's float parameter p (farg[0]). */
+/* out = f(x) elementwise;  dx += dy · f'(x) (dx = when it is x's first gradient, see
+ * genc_grad_fresh). FX and DX are the two expressions, written in terms of the element xi,
+ * the output yi and the op's float parameter p (farg[0]). */
 #define DEFINE_UNARY_OP(NAME, FX, DX)                                               \
     static void NAME##_backward(genc_ctx *c, genc_node *nd) {                      \
         genc_tensor *in = nd->in[0];                                               \
         const float *X = in->data, *Y = nd->out->data, *G = nd->out->grad;         \
-        float *GX = genc_grad(c, in);                                              \
+        int fresh;                                                                 \
+        float *GX = genc_grad_fresh(c, in, &fresh);                                \
         const float p = nd->farg[0];                                               \
         int64_t n = in->n;                                                         \
         (void)p;                                                                   \
+        if (fresh) {                                                               \
+            _Pragma("omp parallel for simd schedule(static) if (n > PAR_MIN)")     \
+            for (int64_t i = 0; i < n; i++) {                                      \
+                float xi = X[i], yi = Y[i];                                        \
+                (void)yi;                                                          \
+                GX[i] = G[i] * (DX);                                               \
+            }                                                                      \
+            return;                                                                \
+        }                                                                          \
         _Pragma("omp parallel for simd schedule(static) if (n > PAR_MIN)")         \
         for (int64_t i = 0; i < n; i++) {                                          \
             float xi = X[i], yi = Y[i];                                            \
