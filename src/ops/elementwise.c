@@ -54,7 +54,13 @@ static void binary_backward(genc_ctx *c, genc_node *nd) {
     int op = (int)nd->iarg[0];
     const float *g = out->grad;
     int additive = op == GENC_BC_ADD || op == GENC_BC_SUB;
-    if (a->requires_grad) {
+    if (a->requires_grad && additive && !a->grad && a->n == out->n) {
+        /* a's gradient is g itself: a takes over out's buffer instead of a copy (a residual
+         * stream passes one buffer down through all its adds). out's gradient is complete,
+         * since every op that reads out ran before this node, and nothing reads it later;
+         * b's share below is taken from g before anything else adds into a. */
+        a->grad = out->grad;
+    } else if (a->requires_grad) {
         if (additive) add_grad(c, g, out, a, a, 1.f);
         else grad_through(c, op, g, out, b->data, &bs, genc_grad(c, a), a, 1.f);
     }

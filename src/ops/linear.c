@@ -66,9 +66,14 @@ genc_tensor *genc_linear(genc_ctx *c, genc_tensor *x, genc_tensor *W, genc_tenso
     int64_t M = genc_rows(x);
     /* Start y at the bias and let sgemm add onto it (beta = 1): one pass fewer than adding
      * the bias afterwards. */
-    if (b) {
+    if (b) { /* omp simd: gcc would otherwise make the row copy a memcpy call, which costs as
+              * much as the copy itself for rows of tens of floats */
 #pragma omp parallel for schedule(static) if (M * N > 65536)
-        for (int64_t r = 0; r < M; r++) memcpy(y->data + r * N, b->data, (size_t)N * sizeof(float));
+        for (int64_t r = 0; r < M; r++) {
+            float *yr = y->data + r * N;
+#pragma omp simd
+            for (int j = 0; j < N; j++) yr[j] = b->data[j];
+        }
     }
     for (int64_t r0 = 0; r0 < M; r0 += GEMM_ROWS)
         gemm(0, 1, block_rows(M, r0), N, K, x->data + r0 * K, W->data, b ? 1.0f : 0.0f,
