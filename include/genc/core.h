@@ -107,7 +107,9 @@ double genc_time_s(void);      /* monotonic clock, seconds */
  * OpenBLAS falls back to a slow SSE3 kernel on CPUs newer than its release. Programs call
  * genc_blas_ensure_fast_kernel() first thing in main(): when the kernel is a fallback and the
  * CPU has AVX-512 or AVX2, it re-executes the program with OPENBLAS_CORETYPE set (once; never
- * when OPENBLAS_CORETYPE or GENC_NO_BLAS_REEXEC is already set). */
+ * when OPENBLAS_CORETYPE is already set). The same re-execution sets GOMP_SPINCOUNT=1000 when
+ * neither it nor OMP_WAIT_POLICY is set: libgomp's default spinning makes multi-threaded steps
+ * several times slower on a busy machine (blas.c). GENC_NO_BLAS_REEXEC turns both off. */
 const char *genc_blas_kernel(void);
 const char *genc_blas_suggested_coretype(void);   /* NULL when the current kernel is right */
 void genc_blas_ensure_fast_kernel(void);
