@@ -107,7 +107,9 @@ double genc_time_s(void);      /* monotonic clock, seconds */
  * OpenBLAS falls back to a slow SSE3 kernel on CPUs newer than its release. Programs call
  * genc_blas_ensure_fast_kernel() first thing in main(): when the kernel is a fallback and the
  * CPU has AVX-512 or AVX2, it re-executes the program with OPENBLAS_CORETYPE set (once; never
- * when OPENBLAS_CORETYPE or GENC_NO_BLAS_REEXEC is already set). */
+ * when OPENBLAS_CORETYPE is already set). The same re-execution sets GOMP_SPINCOUNT=1000 when
+ * neither it nor OMP_WAIT_POLICY is set: libgomp's default spinning makes multi-threaded steps
+ * several times slower on a busy machine (blas.c). GENC_NO_BLAS_REEXEC turns both off. */
 const char *genc_blas_kernel(void);
 const char *genc_blas_suggested_coretype(void);   /* NULL when the current kernel is right */
 void genc_blas_ensure_fast_kernel(void);
@@ -185,6 +187,13 @@ void *genc_scratch(genc_ctx *c, size_t bytes);   /* arena memory for op internal
 
 /* Gradient buffer of t, allocated (zeroed) from the arena on first use. */
 float *genc_grad(genc_ctx *c, genc_tensor *t);
+/* The same for a backward that writes every element of t's gradient: when no gradient has
+ * reached t yet, the buffer is allocated but NOT zeroed and *fresh is set to 1, and the caller
+ * must store (=) its contribution instead of adding it (+=). Since 0 + v == v, the gradient is
+ * what genc_grad and += give, bit for bit up to the sign of an exact zero (−0 stays −0 where
+ * 0 + −0 gives +0), without a pass that zeroes the buffer and a second one that reads the
+ * zeros back. Otherwise *fresh is 0 and the caller accumulates. */
+float *genc_grad_fresh(genc_ctx *c, genc_tensor *t, int *fresh);
 
 /* Record an op. Returns the node to fill (saved state, args) when the tape is recording and
  * some input requires grad; then out->requires_grad is set. Otherwise returns NULL and

@@ -3,6 +3,7 @@
 
 #include "mem.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -141,6 +142,18 @@ float *genc_grad(genc_ctx *c, genc_tensor *t) {
         t->grad = step_alloc(c, float_bytes(t->n));
         memset(t->grad, 0, (size_t)t->n * sizeof(float));
     }
+    return t->grad;
+}
+
+float *genc_grad_fresh(genc_ctx *c, genc_tensor *t, int *fresh) {
+    *fresh = !t->grad;
+    if (t->grad) return t->grad;
+    t->grad = step_alloc(c, float_bytes(t->n));
+#ifdef __SANITIZE_ADDRESS__
+    /* Sanitizer builds poison the buffer with NaN: an op that leaves an element unwritten then
+     * fails its gradient test, instead of passing on an arena block that happens to be zero. */
+    for (int64_t i = 0; i < t->n; i++) t->grad[i] = NAN;
+#endif
     return t->grad;
 }
 

@@ -19,7 +19,16 @@ static inline void genc_colsum_add(const float *src, const float *mul, int64_t r
     for (int64_t blk = 0; blk < nblk; blk++) {
         int64_t j0 = blk * BLK, w = cols - j0 < BLK ? cols - j0 : BLK;
         double acc[BLK] = {0};
-        for (int64_t r = 0; r < rows; r++) {
+        int64_t r = 0;
+        if (!mul) /* four rows per pass over acc (the same sums in the same order): acc stays
+                   * in memory, and one load and store of it per row would cost more than the
+                   * row itself */
+            for (; r + 4 <= rows; r += 4) {
+                const float *r0 = src + r * cols + j0, *r1 = r0 + cols, *r2 = r1 + cols, *r3 = r2 + cols;
+#pragma omp simd
+                for (int64_t j = 0; j < w; j++) acc[j] = (((acc[j] + r0[j]) + r1[j]) + r2[j]) + r3[j];
+            }
+        for (; r < rows; r++) {
             const float *row = src + r * cols + j0;
             if (mul) {
                 const float *mrow = mul + r * cols + j0;

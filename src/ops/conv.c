@@ -61,12 +61,18 @@ static void pad_image(const conv_geom *g, const float *xb, float *xp) {
                    (size_t)g->W * sizeof(float));
 }
 
-/* dx_b[C, H, W] += the interior of the padded gradient dxp[C, Hp, Wp] */
-static void unpad_add(const conv_geom *g, const float *dxp, float *dxb) {
+/* dx_b[C, H, W] += the interior of the padded gradient dxp[C, Hp, Wp] (= when fresh: x's
+ * first gradient, see genc_grad_fresh) */
+static void unpad_add(const conv_geom *g, const float *dxp, float *dxb, int fresh) {
     for (int c = 0; c < g->C; c++)
         for (int h = 0; h < g->H; h++) {
             const float *src = dxp + ((int64_t)c * g->Hp + h + g->p) * g->Wp + g->p;
             float *dst = dxb + ((int64_t)c * g->H + h) * g->W;
+            if (fresh) {
+#pragma omp simd
+                for (int w = 0; w < g->W; w++) dst[w] = src[w];
+                continue;
+            }
 #pragma omp simd
             for (int w = 0; w < g->W; w++) dst[w] += src[w];
         }
@@ -146,11 +152,11 @@ static void forward_image(const conv_geom *g, const float *xb, const float *w, c
 }
 
 /* One image's share of the backward: pw[O, K] += dy_b·colᵀ and pb[O] += Σ_n dy_b (when not
- * NULL), then dx_b += col2im(wᵀ·dy_b) (when dxb is not NULL). With padding, col2im scatters
- * into the padded buffer (reused: the columns of x are no longer needed) and its interior is
- * added to dx_b. */
+ * NULL), then dx_b += col2im(wᵀ·dy_b) (when dxb is not NULL; = when fresh). With padding,
+ * col2im scatters into the padded buffer (reused: the columns of x are no longer needed) and
+ * its interior is added to dx_b. */
 static void backward_image(const conv_geom *g, const float *xb, const float *w, const float *dyb,
-                           float *work, float *pw, float *pb, float *dxb) {
+                           float *work, float *pw, float *pb, float *dxb, int fresh) {
     int O = g->O, K = (int)g->K, N = (int)g->N;
     float *padbuf = pad_buffer(g, work);
     if (pb)
@@ -172,17 +178,18 @@ static void backward_image(const conv_geom *g, const float *xb, const float *w, 
     if (!dxb) return;
     float *target = padbuf ? padbuf : dxb;
     if (padbuf) memset(padbuf, 0, (size_t)pad_floats(g) * sizeof(float));
+    else if (fresh && !g->direct) memset(dxb, 0, (size_t)g->C * g->H * g->W * sizeof(float)); /* col2im adds */
     for (int oh0 = 0; oh0 < g->Ho; oh0 += g->rows) {
         int nr = tile_rows(g, oh0), nt = nr * g->Wo, n0 = oh0 * g->Wo;
         if (g->direct) { /* dx_b[C, HW] += wᵀ · dy_b */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, nt, O, 1.0f, w, K, dyb + n0, N, 1.0f,
-                        dxb + n0, N);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, nt, O, 1.0f, w, K, dyb + n0, N,
+                        fresh ? 0.0f : 1.0f, dxb + n0, N);
             continue;
         }
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, nt, O, 1.0f, w, K, dyb + n0, N, 0.0f, work, nt);
         col_run(g, target, oh0, nr, work, 1);
     }
-    if (padbuf) unpad_add(g, padbuf, dxb);
+    if (padbuf) unpad_add(g, padbuf, dxb, fresh);
 }
 
 /* Chunks of the batch for the weight-gradient partials: at most NCHUNK, at most one per
@@ -199,7 +206,8 @@ static void conv2d_backward(genc_ctx *c, genc_node *nd) {
     const conv_geom *g = nd->saved;
     const float *dy = nd->out->grad;
     int want_w = w->requires_grad, want_b = b && b->requires_grad;
-    float *dx = x->requires_grad ? genc_grad(c, x) : NULL;
+    int fresh = 0;
+    float *dx = x->requires_grad ? genc_grad_fresh(c, x, &fresh) : NULL;
     int nch = n_chunks(g), par = par_over(nch), nth = par ? omp_get_max_threads() : 1;
     int64_t per = col_floats(g) + pad_floats(g), xs = (int64_t)g->C * g->H * g->W;
     int64_t ys = g->O * g->N, OK = g->O * g->K;
@@ -215,7 +223,7 @@ static void conv2d_backward(genc_ctx *c, genc_node *nd) {
         int b0 = (int)((int64_t)g->B * k / nch), b1 = (int)((int64_t)g->B * (k + 1) / nch);
         for (int i = b0; i < b1; i++)
             backward_image(g, x->data + i * xs, w->data, dy + i * ys, mine, pwk, pbk,
-                           dx ? dx + i * xs : NULL);
+                           dx ? dx + i * xs : NULL, fresh);
     }
     if (pw) genc_colsum_add(pw, NULL, nch, OK, genc_grad(c, w), 1.0f);
     if (pb) genc_colsum_add(pb, NULL, nch, g->O, genc_grad(c, b), 1.0f);

@@ -31,6 +31,21 @@ static void grad_through(genc_ctx *c, int op, const float *g, const genc_tensor 
     }
 }
 
+/* gt += s·g summed over the dims t broadcasts: the gradient of an operand of add (s = 1) or
+ * sub (s = −1 for b). An operand of out's shape that receives its first gradient gets it
+ * stored, not added (genc_grad_fresh). */
+static void add_grad(genc_ctx *c, const float *g, const genc_tensor *out, genc_tensor *t, const genc_tensor *ts,
+                     float s) {
+    int fresh = 0;
+    float *gt = t->n == out->n ? genc_grad_fresh(c, t, &fresh) : genc_grad(c, t);
+    if (!fresh) {
+        genc_bcast_sum(g, NULL, out, gt, ts, s);
+        return;
+    }
+#pragma omp parallel for simd schedule(static) if (t->n > 32768)
+    for (int64_t i = 0; i < t->n; i++) gt[i] = s * g[i];
+}
+
 /* add: da += g, db += g;  sub: da += g, db −= g;  mul: da += g·b, db += g·a;
  * div: da += g/b, db −= g·a/b² = g·out/b.  Each summed over the dims its operand broadcasts. */
 static void binary_backward(genc_ctx *c, genc_node *nd) {
@@ -38,16 +53,22 @@ static void binary_backward(genc_ctx *c, genc_node *nd) {
     genc_tensor bs = operand_b(b, (int)nd->iarg[1]);
     int op = (int)nd->iarg[0];
     const float *g = out->grad;
-    if (a->requires_grad) {
-        float *ga = genc_grad(c, a);
-        if (op == GENC_BC_ADD || op == GENC_BC_SUB) genc_bcast_sum(g, NULL, out, ga, a, 1.f);
-        else grad_through(c, op, g, out, b->data, &bs, ga, a, 1.f);
+    int additive = op == GENC_BC_ADD || op == GENC_BC_SUB;
+    if (a->requires_grad && additive && !a->grad && a->n == out->n) {
+        /* a's gradient is g itself: a takes over out's buffer instead of a copy (a residual
+         * stream passes one buffer down through all its adds). out's gradient is complete,
+         * since every op that reads out ran before this node, and nothing reads it later;
+         * b's share below is taken from g before anything else adds into a. */
+        a->grad = out->grad;
+    } else if (a->requires_grad) {
+        if (additive) add_grad(c, g, out, a, a, 1.f);
+        else grad_through(c, op, g, out, b->data, &bs, genc_grad(c, a), a, 1.f);
     }
-    if (b->requires_grad) {
+    if (b->requires_grad && additive) {
+        add_grad(c, g, out, b, &bs, op == GENC_BC_SUB ? -1.f : 1.f);
+    } else if (b->requires_grad) {
         float *gb = genc_grad(c, b);
-        if (op == GENC_BC_ADD || op == GENC_BC_SUB) {
-            genc_bcast_sum(g, NULL, out, gb, &bs, op == GENC_BC_SUB ? -1.f : 1.f);
-        } else if (op == GENC_BC_MUL) {
+        if (op == GENC_BC_MUL) {
             grad_through(c, op, g, out, a->data, a, gb, &bs, 1.f);
         } else {
             float *go = genc_scratch(c, (size_t)out->n * sizeof(float));

@@ -10,6 +10,20 @@
 #include <stdint.h>
 #include <string.h>
 
+/* GENC_WIDE_SIMD on a function lets the compiler vectorise its loops 512 bits wide on an
+ * AVX-512 CPU. gcc and clang default to 256-bit vectors there (to avoid the clock penalty on
+ * older Xeons); for the transcendental loops here that are bound by arithmetic, not memory,
+ * twice the lanes are worth it: the GELU backward runs about 1.4x faster (measured on a
+ * Sapphire Rapids core). Only for elementwise loops: every lane computes the same scalar
+ * formula, so the results do not depend on the width (a reduction's lane sums would). */
+#if defined(__AVX512F__) && defined(__clang__)
+#define GENC_WIDE_SIMD __attribute__((min_vector_width(512)))
+#elif defined(__AVX512F__) && defined(__GNUC__)
+#define GENC_WIDE_SIMD __attribute__((target("prefer-vector-width=512")))
+#else
+#define GENC_WIDE_SIMD
+#endif
+
 /* e^x. Cephes expf: x = n·ln2 + r with |r| ≤ ln2/2 (ln2 split in two so r is exact), e^r by a
  * degree-7 polynomial (max rel. error ~1 ulp), 2^n built in the exponent bits. Returns 0 below
  * −87.3 (where the true value is subnormal, < 1.2e-38) and saturates near FLT_MAX above 88.37;

@@ -35,7 +35,8 @@ static void group_norm_backward(genc_ctx *c, genc_node *nd) {
     const float *mean = nd->saved, *rstd = mean + (int64_t)g.B * g.G, *dy = nd->out->grad;
     int Cg = g.C / g.G, S = g.S;
     int64_t D = (int64_t)Cg * S, rows = (int64_t)g.B * g.G;
-    float *gx = x->requires_grad ? genc_grad(c, x) : NULL;
+    int fresh = 0;
+    float *gx = x->requires_grad ? genc_grad_fresh(c, x, &fresh) : NULL;
     /* per (b, c): Σ_s dy and Σ_s dy·x̂ */
     float *sdy = genc_scratch(c, (size_t)(2 * g.B * (int64_t)g.C) * sizeof(float)), *sdyx = sdy + (int64_t)g.B * g.C;
 #pragma omp parallel for schedule(static) if (x->n > PAR_MIN)
@@ -65,6 +66,11 @@ static void group_norm_backward(genc_ctx *c, genc_node *nd) {
             float wc = w ? w->data[c0 + k] : 1.0f;
             const float *xk = xr + (int64_t)k * S, *gk = gr + (int64_t)k * S;
             float *dk = dr + (int64_t)k * S;
+            if (fresh) { /* x's first gradient: stored, not added (genc_grad_fresh) */
+#pragma omp simd
+                for (int s = 0; s < S; s++) dk[s] = rs * (gk[s] * wc - a - (xk[s] - mu) * rs * e);
+                continue;
+            }
 #pragma omp simd
             for (int s = 0; s < S; s++) dk[s] += rs * (gk[s] * wc - a - (xk[s] - mu) * rs * e);
         }

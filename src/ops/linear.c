@@ -17,6 +17,16 @@ static void gemm(int ta, int tb, int M, int N, int K, const float *A, const floa
                 N, K, 1.0f, A, ta ? M : K, B, tb ? K : N, beta, C, N);
 }
 
+/* C = op(A)·op(B) for a C not yet written (beta = 0), as the column-major product
+ * Cᵀ = op(B)ᵀ·op(A)ᵀ: what OpenBLAS computes internally for a row-major call anyway. A row-major
+ * beta = 0 call without transposes may take OpenBLAS's "direct" SkylakeX kernel instead, which
+ * sums in another order (and is chosen by a size rule that counts the threads); this keeps the
+ * result bit for bit that of beta = 1 on a zeroed C. */
+static void gemm_store(int ta, int tb, int M, int N, int K, const float *A, const float *B, float *C) {
+    cblas_sgemm(CblasColMajor, tb ? CblasTrans : CblasNoTrans, ta ? CblasTrans : CblasNoTrans, N, M, K,
+                1.0f, B, tb ? K : N, A, ta ? M : K, 0.0f, C, N);
+}
+
 /* ---------------------------------------------------------------- linear
  * x may have more rows than CBLAS's int can count (rows = all leading dims): the products
  * then run over blocks of GEMM_ROWS rows. One block in every ordinary case. */
@@ -30,11 +40,13 @@ static void linear_backward(genc_ctx *c, genc_node *nd) {
     const float *dy = nd->out->grad;
     int64_t M = genc_rows(x);
     int K = genc_dim(x, -1), N = W->shape[0];
-    float *gx = x->requires_grad ? genc_grad(c, x) : NULL;
+    int fresh = 0;
+    float *gx = x->requires_grad ? genc_grad_fresh(c, x, &fresh) : NULL;
     float *gw = W->requires_grad ? genc_grad(c, W) : NULL;
     for (int64_t r0 = 0; r0 < M; r0 += GEMM_ROWS) {
         int m = block_rows(M, r0);
-        if (gx) gemm(0, 0, m, K, N, dy + r0 * N, W->data, 1.0f, gx + r0 * K);
+        if (gx && fresh) gemm_store(0, 0, m, K, N, dy + r0 * N, W->data, gx + r0 * K); /* genc_grad_fresh */
+        else if (gx) gemm(0, 0, m, K, N, dy + r0 * N, W->data, 1.0f, gx + r0 * K);
         if (gw) gemm(1, 0, N, K, m, dy + r0 * N, x->data + r0 * K, 1.0f, gw);
     }
     if (b && b->requires_grad) genc_colsum_add(dy, NULL, M, N, genc_grad(c, b), 1.0f);
@@ -54,9 +66,14 @@ genc_tensor *genc_linear(genc_ctx *c, genc_tensor *x, genc_tensor *W, genc_tenso
     int64_t M = genc_rows(x);
     /* Start y at the bias and let sgemm add onto it (beta = 1): one pass fewer than adding
      * the bias afterwards. */
-    if (b) {
+    if (b) { /* omp simd: gcc would otherwise make the row copy a memcpy call, which costs as
+              * much as the copy itself for rows of tens of floats */
 #pragma omp parallel for schedule(static) if (M * N > 65536)
-        for (int64_t r = 0; r < M; r++) memcpy(y->data + r * N, b->data, (size_t)N * sizeof(float));
+        for (int64_t r = 0; r < M; r++) {
+            float *yr = y->data + r * N;
+#pragma omp simd
+            for (int j = 0; j < N; j++) yr[j] = b->data[j];
+        }
     }
     for (int64_t r0 = 0; r0 < M; r0 += GEMM_ROWS)
         gemm(0, 1, block_rows(M, r0), N, K, x->data + r0 * K, W->data, b ? 1.0f : 0.0f,

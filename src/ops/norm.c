@@ -32,7 +32,8 @@ static void layernorm_backward(genc_ctx *c, genc_node *nd) {
     const float *G = nd->out->grad;
     int64_t R = genc_rows(x);
     int D = genc_dim(x, -1);
-    float *gx = x->requires_grad ? genc_grad(c, x) : NULL;
+    int fresh = 0; /* x's first gradient is stored, not added (genc_grad_fresh) */
+    float *gx = x->requires_grad ? genc_grad_fresh(c, x, &fresh) : NULL;
     int want_w = w->requires_grad, want_b = b && b->requires_grad;
     int64_t cr = chunk_rows(R), nchunk = (R + cr - 1) / cr;
     float *pw = want_w ? genc_scratch(c, (size_t)(nchunk * D) * sizeof(float)) : NULL;
@@ -56,10 +57,18 @@ static void layernorm_backward(genc_ctx *c, genc_node *nd) {
                 }
                 float m1 = (float)(s1 / D), m2 = (float)(s2 / D);
                 float *gxr = gx + r * D;
+                if (fresh) {
 #pragma omp simd
-                for (int j = 0; j < D; j++) {
-                    float xh = (xr[j] - mu) * rs;
-                    gxr[j] += rs * (g[j] * w->data[j] - m1 - xh * m2);
+                    for (int j = 0; j < D; j++) {
+                        float xh = (xr[j] - mu) * rs;
+                        gxr[j] = rs * (g[j] * w->data[j] - m1 - xh * m2);
+                    }
+                } else {
+#pragma omp simd
+                    for (int j = 0; j < D; j++) {
+                        float xh = (xr[j] - mu) * rs;
+                        gxr[j] += rs * (g[j] * w->data[j] - m1 - xh * m2);
+                    }
                 }
             }
             if (pwk) {
@@ -115,7 +124,8 @@ static void rmsnorm_backward(genc_ctx *c, genc_node *nd) {
     const float *G = nd->out->grad;
     int64_t R = genc_rows(x);
     int D = genc_dim(x, -1);
-    float *gx = x->requires_grad ? genc_grad(c, x) : NULL;
+    int fresh = 0; /* x's first gradient is stored, not added (genc_grad_fresh) */
+    float *gx = x->requires_grad ? genc_grad_fresh(c, x, &fresh) : NULL;
     int64_t cr = chunk_rows(R), nchunk = (R + cr - 1) / cr;
     float *pw = w->requires_grad ? genc_scratch(c, (size_t)(nchunk * D) * sizeof(float)) : NULL;
 #pragma omp parallel for schedule(static) if (R * D > PAR_MIN)
@@ -132,8 +142,13 @@ static void rmsnorm_backward(genc_ctx *c, genc_node *nd) {
                 for (int j = 0; j < D; j++) s2 += g[j] * w->data[j] * (xr[j] * rs);
                 float m2 = (float)(s2 / D);
                 float *gxr = gx + r * D;
+                if (fresh) {
 #pragma omp simd
-                for (int j = 0; j < D; j++) gxr[j] += rs * (g[j] * w->data[j] - xr[j] * rs * m2);
+                    for (int j = 0; j < D; j++) gxr[j] = rs * (g[j] * w->data[j] - xr[j] * rs * m2);
+                } else {
+#pragma omp simd
+                    for (int j = 0; j < D; j++) gxr[j] += rs * (g[j] * w->data[j] - xr[j] * rs * m2);
+                }
             }
             if (pwk) {
 #pragma omp simd

@@ -63,13 +63,17 @@ static void avg_pool2d_backward(genc_ctx *c, genc_node *nd) {
     int k = (int)nd->iarg[0], H = x->shape[2], W = x->shape[3], Ho = H / k, Wo = W / k;
     int64_t planes = x->n / ((int64_t)H * W);
     const float *dy = nd->out->grad;
-    float *dx = genc_grad(c, x), inv = 1.0f / (float)(k * k);
+    int fresh;
+    float *dx = genc_grad_fresh(c, x, &fresh), inv = 1.0f / (float)(k * k);
 #pragma omp parallel for schedule(static) if (x->n > PAR_MIN)
     for (int64_t p = 0; p < planes; p++)
         for (int r = 0; r < H; r++) {
             const float *g = dy + (p * Ho + r / k) * Wo;
             float *d = dx + (p * H + r) * W;
-            if (k == 2) { /* the common case, unrolled so it vectorises */
+            if (k == 2 && fresh) { /* x's first gradient: stored, not added (genc_grad_fresh) */
+#pragma omp simd
+                for (int w = 0; w < Wo; w++) d[2 * w] = d[2 * w + 1] = g[w] * inv;
+            } else if (k == 2) { /* the common case, unrolled so it vectorises */
 #pragma omp simd
                 for (int w = 0; w < Wo; w++) {
                     float v = g[w] * inv;
@@ -79,7 +83,7 @@ static void avg_pool2d_backward(genc_ctx *c, genc_node *nd) {
             } else {
                 for (int w = 0; w < Wo; w++) {
                     float v = g[w] * inv;
-                    for (int j = 0; j < k; j++) d[w * k + j] += v;
+                    for (int j = 0; j < k; j++) d[w * k + j] = fresh ? v : d[w * k + j] + v;
                 }
             }
         }
