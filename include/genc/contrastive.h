@@ -5,7 +5,9 @@
 
 #include "genc/core.h"
 #include "genc/data.h"
+#include "genc/nn.h"
 #include "genc/ops.h"
+#include "genc/train.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -65,6 +67,94 @@ genc_tensor *genc_siglip_loss(genc_ctx *c, genc_tensor *x, genc_tensor *y, genc_
                               int chunk);
 genc_tensor *genc_siglip_loss_direct(genc_ctx *c, genc_tensor *x, genc_tensor *y, genc_tensor *t,
                                      genc_tensor *b);
+
+/* ---------------------------------------------------------------- the model (model.c)
+ * Two towers in one genc_params:
+ *   image: x[B, C, H, W] → patchify(p) → "image.patch_emb" → [class token; patches] → pre-LN
+ *          blocks with axial 2D RoPE → LN → class token → "image.proj" [E, dim] → L2-normalise
+ *   text:  ids[B, T] (BOS, bytes, EOS, PAD) → token + learned position embedding → causal
+ *          pre-LN blocks → LN → the EOS position → "text.proj" [E, dim] → L2-normalise
+ * and "logit_scale" [1] (softmax: s; sigmoid: t), "logit_bias" [1] (sigmoid only).
+ * Images are scaled to [-1, 1]. */
+typedef enum genc_clip_loss_kind { GENC_CLIP_SOFTMAX = 0, GENC_CLIP_SIGMOID = 1 } genc_clip_loss_kind;
+const char *genc_clip_loss_name(genc_clip_loss_kind k);
+int genc_clip_loss_parse(const char *s, genc_clip_loss_kind *k);
+
+typedef struct genc_clip_config {
+    genc_clip_loss_kind loss;
+    int channels, height, width;  /* images */
+    int patch;                    /* ViT patch side, divides height and width */
+    int dim, heads;               /* width and heads of both towers (dim/heads % 4 == 0) */
+    int image_layers, text_layers;
+    int embed;                    /* E: the shared embedding */
+    int ctx;                      /* text positions (GENC_CAPTION_CTX) */
+} genc_clip_config;
+
+void genc_clip_config_default(genc_clip_config *cfg);   /* 28×28×1, patch 4, dim 64, ... */
+int genc_clip_config_validate(const genc_clip_config *cfg);
+char *genc_clip_config_to_json(const genc_clip_config *cfg);
+int genc_clip_config_from_json(const char *json, genc_clip_config *cfg);
+int64_t genc_clip_param_count(const genc_clip_config *cfg);
+
+typedef struct genc_clip {
+    genc_clip_config cfg;
+    genc_params params;
+    genc_linear_m patch_emb, image_proj, text_proj;
+    genc_transformer image, text;
+    genc_tensor *scale, *bias;    /* bias NULL for softmax */
+} genc_clip;
+
+int genc_clip_init(genc_clip *m, const genc_clip_config *cfg, uint64_t seed);
+void genc_clip_free(genc_clip *m);
+/* x[B, C, H, W] → normalised image embeddings [B, E] */
+genc_tensor *genc_clip_embed_images(genc_ctx *c, genc_clip *m, genc_tensor *x);
+/* ids[B·ctx], eos[B] → normalised text embeddings [B, E] */
+genc_tensor *genc_clip_embed_texts(genc_ctx *c, genc_clip *m, const int32_t *ids, const int *eos, int B);
+/* The configured loss of a batch of pairs; clamps the softmax scale first (see model.c). */
+genc_tensor *genc_clip_pair_loss(genc_ctx *c, genc_clip *m, genc_tensor *x_img, const int32_t *ids, const int *eos);
+
+/* ---------------------------------------------------------------- training (train.c)
+ * Family "clip" of the shared trainer: batches of training-split Fashion-MNIST images with
+ * captions (genc_caption_batch), the configured loss, weight decay on matrices. Defaults:
+ * batch 64, 1500 steps, lr 1e-3 cosine to 1e-4, warmup 100, weight decay 0.1, betas
+ * (0.9, 0.98). */
+void genc_clip_train_cfg_default(genc_train_cfg *t);
+int genc_clip_train(const genc_clip_config *cfg, const genc_train_cfg *tc, const genc_run_opts *run,
+                    genc_train_result *res);
+/* A checkpoint (folder or file) of family "clip": the model with its weights (EMA when kept),
+ * and the step. */
+int genc_clip_load_file(const genc_st_file *f, genc_clip *m, int64_t *step);
+
+/* ---------------------------------------------------------------- evaluation (eval.c)
+ * Ties count against the model: a score equal to the right answer's is ranked above it. */
+/* Fraction of rows of scores[n, K] whose label's score is strictly above every other. */
+double genc_zero_shot_accuracy(const float *scores, int64_t n, int K, const int32_t *labels);
+/* Rank (1-based) of query q's best match in scores[nc]: 1 + the number of candidates whose key
+ * differs from qkey with a score >= the best score among those whose key equals qkey;
+ * nc + 1 when no candidate matches. */
+int64_t genc_retrieval_rank(const float *scores, int64_t nc, const int32_t *ckeys, int32_t qkey);
+
+typedef struct genc_clip_eval_result {
+    int64_t images;            /* zero-shot test images */
+    double top1_single;        /* template 0 */
+    double top1_ensemble;      /* mean of the training templates' normalised text embeddings */
+    int64_t pairs;             /* held-out pairs (the first test images) */
+    double i2t[3], t2i[3];     /* R@1, R@5, R@10 */
+    double seconds;
+} genc_clip_eval_result;
+
+/* Zero-shot accuracy on the first n_images of test (all when <= 0) and retrieval on the
+ * held-out pairs of its first n_pairs images: image → text among the distinct held-out
+ * captions (a hit is the image's own caption), text → image among the n_pairs images (a hit
+ * is an image of the caption's class: the caption names nothing else). */
+int genc_clip_evaluate(genc_clip *m, const genc_images *test, int64_t n_images, int64_t n_pairs,
+                       genc_clip_eval_result *r);
+/* Normalised text embeddings of n texts into out[n, E] (no grad). GENC_ERR naming a text that
+ * does not fit the context. */
+int genc_clip_text_embeddings(genc_clip *m, const char *const *texts, int n, float *out);
+/* Zero-shot classifier weights W[K, E] of class names over templates [t0, t1): each class the
+ * normalised mean of its normalised caption embeddings. */
+int genc_clip_class_weights(genc_clip *m, const char *const *names, int K, int t0, int t1, float *W);
 
 #ifdef __cplusplus
 }
