@@ -11,6 +11,8 @@ int classifier_eval(genc_st_file *f, const char *path, int argc, char **argv);
 /* genc classify DIR --image FILE.png and genc bench classifier */
 int cmd_classify(int argc, char **argv);
 int classifier_bench(int argc, char **argv);
+/* genc classify of an image-text checkpoint (cli/clip_classify.c) */
+int clip_classify(int argc, char **argv);
 /* The model in an opened checkpoint (EMA weights when kept), then f is freed; says on stderr
  * when the weights are the EMA ones. Prints the error and returns 1 on failure. */
 int classifier_open(genc_st_file *f, const char *path, genc_classifier *m, genc_classifier_info *info);

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The image–text family at the command line: a tiny run with each loss, eval --json, info, an
 # exact resume, and bad input (unknown loss, a patch that does not divide the images, a dim the
-# heads cannot split for 2D RoPE, unknown eval flags) ending in "genc: error: ..." with exit 2.
+# heads cannot split for 2D RoPE, unknown eval flags), and genc classify --labels on a PNG
+# (zero-shot; an empty label list or a label too long for the text tower is a usage error) ending in "genc: error: ..." with exit 2.
 GENC="$1"
 source "$(dirname "$0")/lib_cli.sh"
 TINY="--dim 16 --heads 2 --embed 8 --patch 7 --image-layers 1 --text-layers 1 --batch 8 --warmup 2"
@@ -18,4 +19,20 @@ expect 2 "unknown loss" -- "$GENC" train clip --loss cosine --out "$W/x"
 expect 2 "does not divide" -- "$GENC" train clip --patch 5 --out "$W/x"
 expect 2 "multiple of 4" -- "$GENC" train clip --dim 24 --heads 4 --out "$W/x"
 expect 2 "unknown flag" -- "$GENC" eval "$W/soft" --labels a,b
+
+# zero-shot classify of a PNG (a gray 28x28 test item written here) through the classify verb
+"${GENC_PYTHON:-/usr/bin/python3}" - "$W/item.png" <<'PY'
+import gzip, struct, sys, zlib
+px = gzip.open("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz").read()[16:16 + 784]
+raw = b"".join(b"\0" + px[y * 28:(y + 1) * 28] for y in range(28))
+def chunk(t, b): return struct.pack(">I", len(b)) + t + b + struct.pack(">I", zlib.crc32(t + b) & 0xffffffff)
+open(sys.argv[1], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 28, 28, 8, 0, 0, 0, 0))
+                              + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+PY
+expect 0 "%  ankle boot" -- "$GENC" classify "$W/soft" --image "$W/item.png" --labels "ankle boot, bag,trouser"
+expect 2 "empty label" -- "$GENC" classify "$W/soft" --image "$W/item.png" --labels ""
+expect 2 "empty label" -- "$GENC" classify "$W/soft" --image "$W/item.png" --labels "bag,,coat"
+expect 2 "too long" -- "$GENC" classify "$W/soft" --image "$W/item.png" --labels "bag,$(printf 'x%.0s' $(seq 60))"
+expect 2 "needs --labels" -- "$GENC" classify "$W/soft" --image "$W/item.png"
+expect 1 "error" -- "$GENC" classify "$W/soft" --image "$W/missing.png" --labels "bag,coat"
 finish
