@@ -64,7 +64,7 @@ int main(void) {
         genc_st_free(&f);
         CHECK(step == 400, "step %lld", (long long)step);
         double acc = zero_shot(&m, &te);
-        CHECK(acc > 0.25, "zero-shot top-1 %.3f after 400 steps, want > 0.25 (chance 0.10)", genc_clip_loss_name(cfg.loss), acc);
+        CHECK(acc > 0.25, "%s: zero-shot top-1 %.3f after 400 steps, want > 0.25 (chance 0.10)", genc_clip_loss_name(cfg.loss), acc);
         genc_clip_free(&m);
     }
     }
