@@ -46,49 +46,14 @@ static void block_logits(const float *x, const float *y, int E, int i0, int ni, 
     for (int64_t k = 0; k < (int64_t)ni * nj; k++) z[k] += b;
 }
 
-/* dL/dz_ij = −ℓ_ij σ(−ℓ_ij z_ij) · g / B, and then
+/* One walk over the chunk × chunk blocks of z, recomputing each block. Forward (g == 0):
+ * returns Σ −log σ(ℓ_ij z_ij). Backward (g = dL/dloss): with dL/dz_ij = −ℓ_ij σ(−ℓ_ij z_ij)·g/B,
  *   dx_i += e^t Σ_j dz_ij y_j,  dy_j += e^t Σ_i dz_ij x_i,
- *   dt += Σ dz_ij (z_ij − b)    (= Σ dz_ij e^t x_i·y_j),   db += Σ dz_ij */
-static void siglip_backward(genc_ctx *c, genc_node *nd) {
-    genc_tensor *x = nd->in[0], *y = nd->in[1], *t = nd->in[2], *b = nd->in[3];
-    int B = genc_dim(x, 0), E = genc_dim(x, 1), C = (int)nd->iarg[0];
-    float et = expf(t->data[0]), bb = b->data[0], g = nd->out->grad[0] / (float)B;
-    float *z = genc_scratch(c, sizeof(float) * (size_t)C * C);
-    float *gx = x->requires_grad ? genc_grad(c, x) : NULL, *gy = y->requires_grad ? genc_grad(c, y) : NULL;
-    double dt = 0, db = 0;
-    for (int i0 = 0; i0 < B; i0 += C) {
-        int ni = B - i0 < C ? B - i0 : C;
-        for (int j0 = 0; j0 < B; j0 += C) {
-            int nj = B - j0 < C ? B - j0 : C;
-            block_logits(x->data, y->data, E, i0, ni, j0, nj, et, bb, z);
-            for (int i = 0; i < ni; i++)
-                for (int j = 0; j < nj; j++) {
-                    float *zz = &z[(int64_t)i * nj + j];
-                    double l = (i0 + i == j0 + j) ? 1 : -1, d = -l * sigmoid(-l * *zz) * g;
-                    dt += d * (*zz - bb);
-                    db += d;
-                    *zz = (float)d; /* z becomes dz */
-                }
-            if (gx)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ni, E, nj, et, z, nj, y->data + (int64_t)j0 * E, E,
-                            1.0f, gx + (int64_t)i0 * E, E);
-            if (gy)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nj, E, ni, et, z, nj, x->data + (int64_t)i0 * E, E,
-                            1.0f, gy + (int64_t)j0 * E, E);
-        }
-    }
-    if (t->requires_grad) genc_grad(c, t)[0] += (float)dt;
-    if (b->requires_grad) genc_grad(c, b)[0] += (float)db;
-}
-
-genc_tensor *genc_siglip_loss(genc_ctx *c, genc_tensor *x, genc_tensor *y, genc_tensor *t, genc_tensor *b,
-                              int chunk) {
-    if (x->ndim != 2 || !genc_same_shape(x, y) || t->n != 1 || b->n != 1)
-        genc_fatal("genc_siglip_loss: x and y must both be [B, E], t and b scalars");
+ *   dt += Σ dz_ij (z_ij − b)    (= Σ dz_ij e^t x_i·y_j),   db += Σ dz_ij
+ * (gx, gy may be NULL). */
+static double siglip_blocks(genc_ctx *c, const genc_tensor *x, const genc_tensor *y, float et, float bb, int C,
+                            float g, float *gx, float *gy, double *dt, double *db) {
     int B = genc_dim(x, 0), E = genc_dim(x, 1);
-    int C = chunk > 0 ? chunk : 64;
-    if (C > B) C = B;
-    float et = expf(t->data[0]), bb = b->data[0];
     float *z = genc_scratch(c, sizeof(float) * (size_t)C * C);
     double sum = 0;
     for (int i0 = 0; i0 < B; i0 += C) {
@@ -98,13 +63,49 @@ genc_tensor *genc_siglip_loss(genc_ctx *c, genc_tensor *x, genc_tensor *y, genc_
             block_logits(x->data, y->data, E, i0, ni, j0, nj, et, bb, z);
             for (int i = 0; i < ni; i++)
                 for (int j = 0; j < nj; j++) {
+                    float *zz = &z[(int64_t)i * nj + j];
                     double l = (i0 + i == j0 + j) ? 1 : -1;
-                    sum += neg_log_sigmoid(l * z[(int64_t)i * nj + j]);
+                    if (g == 0) {
+                        sum += neg_log_sigmoid(l * *zz);
+                        continue;
+                    }
+                    double d = -l * sigmoid(-l * *zz) * g / B;
+                    *dt += d * (*zz - bb);
+                    *db += d;
+                    *zz = (float)d; /* z becomes dz */
                 }
+            if (g == 0) continue;
+            if (gx)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ni, E, nj, et, z, nj, y->data + (int64_t)j0 * E, E,
+                            1.0f, gx + (int64_t)i0 * E, E);
+            if (gy)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nj, E, ni, et, z, nj, x->data + (int64_t)i0 * E, E,
+                            1.0f, gy + (int64_t)j0 * E, E);
         }
     }
+    return sum;
+}
+
+static void siglip_backward(genc_ctx *c, genc_node *nd) {
+    genc_tensor *x = nd->in[0], *y = nd->in[1], *t = nd->in[2], *b = nd->in[3];
+    float g = nd->out->grad[0];
+    if (g == 0) return;
+    double dt = 0, db = 0;
+    siglip_blocks(c, x, y, expf(t->data[0]), b->data[0], (int)nd->iarg[0], g, x->requires_grad ? genc_grad(c, x) : NULL,
+                  y->requires_grad ? genc_grad(c, y) : NULL, &dt, &db);
+    if (t->requires_grad) genc_grad(c, t)[0] += (float)dt;
+    if (b->requires_grad) genc_grad(c, b)[0] += (float)db;
+}
+
+genc_tensor *genc_siglip_loss(genc_ctx *c, genc_tensor *x, genc_tensor *y, genc_tensor *t, genc_tensor *b,
+                              int chunk) {
+    if (x->ndim != 2 || !genc_same_shape(x, y) || t->n != 1 || b->n != 1)
+        genc_fatal("genc_siglip_loss: x and y must both be [B, E], t and b scalars");
+    int B = genc_dim(x, 0);
+    int C = chunk > 0 ? chunk : 64;
+    if (C > B) C = B;
     genc_tensor *out = genc_new1(c, 1);
-    out->data[0] = (float)(sum / B);
+    out->data[0] = (float)(siglip_blocks(c, x, y, expf(t->data[0]), b->data[0], C, 0, NULL, NULL, NULL, NULL) / B);
     genc_node *nd = genc_record(c, siglip_backward, out, 4, (genc_tensor *[]){x, y, t, b});
     if (nd) nd->iarg[0] = C;
     return out;
