@@ -40,6 +40,18 @@ static int split_labels(char *s, char **out, int *n) {
     return GENC_OK;
 }
 
+int clip_picture(const genc_clip *m, const char *path, int invert, float *x, int *inverted) {
+    genc_classifier_config pc;
+    genc_classifier_config_default(&pc, GENC_NET_MLP);
+    pc.channels = m->cfg.channels;
+    pc.height = m->cfg.height;
+    pc.width = m->cfg.width;
+    genc_image pic = {0};
+    int rc = genc_png_read(path, &pic) || genc_classifier_picture_input(&pc, &pic, invert, x, inverted);
+    genc_image_free(&pic);
+    return rc ? genc_wrap_error("%s", path) : GENC_OK;
+}
+
 int clip_classify(int argc, char **argv) {
     const char *image = NULL, *labels = NULL;
     int invert = -1;
@@ -82,14 +94,8 @@ int clip_classify(int argc, char **argv) {
     }
     rc = EXIT_RUNTIME;
     int E = m.cfg.embed, inverted = 0;
-    genc_image pic = {0};
     float *x = malloc(sizeof(float) * (size_t)m.cfg.channels * m.cfg.height * m.cfg.width);
     float *W = malloc(sizeof(float) * (size_t)K * E), p[MAX_LABELS];
-    genc_classifier_config pc;
-    genc_classifier_config_default(&pc, GENC_NET_MLP);
-    pc.channels = m.cfg.channels;
-    pc.height = m.cfg.height;
-    pc.width = m.cfg.width;
     for (int k = 0; k < K; k++) {
         char buf[1024];
         for (int t = 0; t < GENC_CAPTION_TRAIN_TEMPLATES; t++) {
@@ -104,8 +110,8 @@ int clip_classify(int argc, char **argv) {
         runtime_error("out of memory");
         goto done;
     }
-    if (genc_png_read(image, &pic) || genc_classifier_picture_input(&pc, &pic, invert, x, &inverted)) {
-        runtime_error("%s: %s", image, genc_error());
+    if (clip_picture(&m, image, invert, x, &inverted)) {
+        runtime_error("%s", genc_error());
         goto done;
     }
     if (genc_clip_class_weights(&m, (const char *const *)names, K, 0, GENC_CAPTION_TRAIN_TEMPLATES, W)) {
@@ -129,7 +135,7 @@ int clip_classify(int argc, char **argv) {
     genc_ctx_free(c);
     for (int k = 0; k < K; k++) s += exp(p[k] - mx);
     for (int k = 0; k < K; k++) p[k] = (float)(exp(p[k] - mx) / s);
-    printf("%s (%dx%d%s):\n", image, pic.width, pic.height, inverted ? ", inverted" : "");
+    printf("%s%s:\n", image, inverted ? " (inverted)" : "");
     int used[MAX_LABELS] = {0};
     for (int i = 0; i < K; i++) {
         int best = -1;
@@ -140,7 +146,6 @@ int clip_classify(int argc, char **argv) {
     }
     rc = 0;
 done:
-    genc_image_free(&pic);
     free(x);
     free(W);
     free(lab);

@@ -35,4 +35,24 @@ expect 2 "empty label" -- "$GENC" classify "$W/soft" --image "$W/item.png" --lab
 expect 2 "too long" -- "$GENC" classify "$W/soft" --image "$W/item.png" --labels "bag,$(printf 'x%.0s' $(seq 60))"
 expect 2 "needs --labels" -- "$GENC" classify "$W/soft" --image "$W/item.png"
 expect 1 "error" -- "$GENC" classify "$W/soft" --image "$W/missing.png" --labels "bag,coat"
+
+# genc embed: shapes in the order given, unit rows, and the picture's cosines as classify ranks them
+expect 0 "2 text and 1 image" -- "$GENC" embed "$W/soft" --text "a photo of a bag." --image "$W/item.png" --text "a photo of a coat." --out "$W/emb.safetensors"
+expect 0 "ok" -- "${GENC_PYTHON:-/usr/bin/python3}" - "$W/emb.safetensors" <<'PY'
+import json, struct, sys
+import numpy as np
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+def get(k):
+    o = h[k]["data_offsets"]
+    return np.frombuffer(b[8 + n + o[0]:8 + n + o[1]], dtype=np.float32).reshape(h[k]["shape"])
+t, i = get("text"), get("image")
+assert t.shape == (2, 8) and i.shape == (1, 8), (t.shape, i.shape)
+assert np.allclose(np.linalg.norm(t, axis=1), 1, atol=1e-5) and np.allclose(np.linalg.norm(i, axis=1), 1, atol=1e-5)
+print("ok")
+PY
+expect 2 "at least one" -- "$GENC" embed "$W/soft" --out "$W/e.safetensors"
+expect 2 "takes 1 to 46" -- "$GENC" embed "$W/soft" --text "" --out "$W/e.safetensors"
+expect 2 "needs --out" -- "$GENC" embed "$W/soft" --text "a bag"
 finish
