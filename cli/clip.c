@@ -24,9 +24,12 @@ static const char EVAL_HELP[] =
     "  text->image recall at 1, 5, 10 on held-out pairs (test images with held-out templates).\n"
     "  --images N   zero-shot on the first N test images (default: all 10 000)\n"
     "  --pairs N    held-out pairs: the first N test images (default 1000)\n"
+    "  --probe N    linear probe (softmax regression on frozen image embeddings) trained on\n"
+    "               the first N training images, tested on the zero-shot images (default\n"
+    "               5000; 0: no probe)\n"
     "  --json       one JSON object as the last line of stdout: {\"zero_shot_top1\",\n"
     "               \"zero_shot_top1_ensemble\", \"images\", \"pairs\", \"i2t_r1\", \"i2t_r5\",\n"
-    "               \"i2t_r10\", \"t2i_r1\", \"t2i_r5\", \"t2i_r10\", \"loss\", \"step\", \"seconds\"}\n";
+    "               \"i2t_r10\", \"t2i_r1\", \"t2i_r5\", \"t2i_r10\", \"linear_probe\", \"loss\", \"step\", \"seconds\"}\n";
 
 static int clip_flag(args *a, void *state) {
     genc_clip_config *c = state;
@@ -66,13 +69,14 @@ static void jnum(const char *key, double v) {
 }
 
 static int clip_eval(genc_st_file *f, const char *path, int argc, char **argv) {
-    int64_t n_images = 0, n_pairs = 1000;
+    int64_t n_images = 0, n_pairs = 1000, n_probe = 5000;
     int json = 0;
     args a = {argc, 0, argv, 0};
     while (a.i < a.argc && !a.bad) {
         if (flag(&a, "--help") || flag(&a, "-h")) return show_help(EVAL_HELP);
         else if (flag(&a, "--images")) n_images = val_i64(&a, "--images", 1, 10000);
         else if (flag(&a, "--pairs")) n_pairs = val_i64(&a, "--pairs", 1, 10000);
+        else if (flag(&a, "--probe")) n_probe = val_i64(&a, "--probe", 0, 60000);
         else if (flag(&a, "--json")) json = 1;
         else return usage_error("unknown flag '%s' for eval of an image-text model (see genc eval --help)", a.argv[a.i]);
     }
@@ -89,6 +93,15 @@ static int clip_eval(genc_st_file *f, const char *path, int argc, char **argv) {
     }
     genc_clip_eval_result r;
     rc = genc_clip_evaluate(&m, &im, n_images, n_pairs, &r);
+    double probe = NAN;
+    if (rc == GENC_OK && n_probe > 0) {
+        genc_images tr;
+        rc = genc_images_load("fashion-mnist", GENC_SPLIT_TRAIN, &tr);
+        if (rc == GENC_OK) {
+            rc = genc_clip_probe(&m, &tr, n_probe, &im, r.images, &probe);
+            genc_images_free(&tr);
+        }
+    }
     if (rc) {
         runtime_error("%s: %s", path, genc_error());
     } else {
@@ -97,6 +110,8 @@ static int clip_eval(genc_st_file *f, const char *path, int argc, char **argv) {
                (long long)r.images, r.top1_single, r.top1_ensemble, GENC_CAPTION_TRAIN_TEMPLATES);
         printf("retrieval on %lld held-out pairs: image->text R@1/5/10 %.3f %.3f %.3f, text->image %.3f %.3f %.3f (%.1f s)\n",
                (long long)r.pairs, r.i2t[0], r.i2t[1], r.i2t[2], r.t2i[0], r.t2i[1], r.t2i[2], r.seconds);
+        if (isfinite(probe))
+            printf("linear probe on frozen image embeddings (%lld training images): %.4f\n", (long long)n_probe, probe);
         if (json) {
             printf("{\"loss\": \"%s\", \"step\": %lld, \"images\": %lld, \"pairs\": %lld", genc_clip_loss_name(m.cfg.loss),
                    (long long)step, (long long)r.images, (long long)r.pairs);
@@ -106,6 +121,7 @@ static int clip_eval(genc_st_file *f, const char *path, int argc, char **argv) {
             char key[16];
             for (int i = 0; i < 3; i++) jnum((snprintf(key, sizeof key, "i2t_%s", k[i]), key), r.i2t[i]);
             for (int i = 0; i < 3; i++) jnum((snprintf(key, sizeof key, "t2i_%s", k[i]), key), r.t2i[i]);
+            jnum("linear_probe", probe);
             jnum("seconds", r.seconds);
             printf("}\n");
         }

@@ -10,7 +10,8 @@ TINY="--dim 16 --heads 2 --embed 8 --patch 7 --image-layers 1 --text-layers 1 --
 expect 0 "saved" -- "$GENC" train clip $TINY --steps 6 --out "$W/soft"
 expect 0 "saved" -- "$GENC" train clip $TINY --steps 6 --loss sigmoid --out "$W/sig"
 expect 0 '"zero_shot_top1_ensemble"' -- "$GENC" eval "$W/soft" --json --images 100 --pairs 50
-expect 0 '"loss": "sigmoid"' -- "$GENC" eval "$W/sig" --json --images 100 --pairs 50
+expect 0 '"loss": "sigmoid"' -- "$GENC" eval "$W/sig" --json --images 100 --pairs 50 --probe 0
+expect 0 '"linear_probe": 0\.' -- "$GENC" eval "$W/sig" --json --images 100 --pairs 50 --probe 200
 expect 0 "image-text (sigmoid loss)" -- "$GENC" info "$W/sig"
 expect 0 "family: clip" -- "$GENC" info "$W/soft"
 resume_exact clip clip $TINY --steps 24 --loss sigmoid

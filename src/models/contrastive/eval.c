@@ -183,3 +183,20 @@ int genc_clip_evaluate(genc_clip *m, const genc_images *test, int64_t n_images, 
     r->seconds = genc_time_s() - t0;
     return rc;
 }
+
+int genc_clip_probe(genc_clip *m, const genc_images *train, int64_t n_train, const genc_images *test, int64_t n_test,
+                    double *accuracy) {
+    if (!train->labels || !test->labels) return genc_set_error("the linear probe needs labelled images");
+    if (n_train > train->n) n_train = train->n;
+    if (n_test > test->n) n_test = test->n;
+    int E = m->cfg.embed;
+    float *a = malloc(sizeof(float) * (size_t)(n_train * E)), *b = malloc(sizeof(float) * (size_t)(n_test * E));
+    int rc = a && b ? GENC_OK : genc_set_error("out of memory");
+    if (rc == GENC_OK) rc = image_embeddings(m, train, n_train, a);
+    if (rc == GENC_OK) rc = image_embeddings(m, test, n_test, b);
+    if (rc == GENC_OK)
+        rc = genc_linear_probe(a, train->labels, n_train, b, test->labels, n_test, E, train->n_classes, accuracy);
+    free(a);
+    free(b);
+    return rc;
+}
