@@ -116,6 +116,12 @@ static int image_embeddings(genc_clip *m, const genc_images *im, int64_t n, floa
     return GENC_OK;
 }
 
+/* the largest score matrix: zero-shot [n, K ≤ KH], image→text [np, KH], text→image [np, np] */
+static int64_t score_floats(int64_t n, int64_t np, int KH) {
+    int64_t a = (n > np ? n : np) * KH, b = np * np;
+    return a > b ? a : b;
+}
+
 int genc_clip_evaluate(genc_clip *m, const genc_images *test, int64_t n_images, int64_t n_pairs,
                        genc_clip_eval_result *r) {
     memset(r, 0, sizeof *r);
@@ -132,7 +138,7 @@ int genc_clip_evaluate(genc_clip *m, const genc_images *test, int64_t n_images, 
     int64_t ni = n > np ? n : np;
     float *img = malloc(sizeof(float) * (size_t)(ni * E)), *W1 = malloc(sizeof(float) * (size_t)K * E),
           *We = malloc(sizeof(float) * (size_t)K * E), *Wh = malloc(sizeof(float) * (size_t)K * H * E),
-          *S = malloc(sizeof(float) * (size_t)(ni * (ni > K * H ? ni : K * H)));
+          *S = malloc(sizeof(float) * (size_t)score_floats(n, np, K * H));
     int32_t *keys = malloc(sizeof(int32_t) * (size_t)(np > K * H ? np : K * H));
     int rc = img && W1 && We && Wh && S && keys ? GENC_OK : genc_set_error("out of memory");
     if (rc == GENC_OK) rc = image_embeddings(m, test, ni, img);
