@@ -55,6 +55,20 @@ open(sys.argv[1], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(
                               + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 PY
 expect 0 "%  ankle boot" -- "$GENC" classify "$W/soft" --image "$W/item.png" --labels "ankle boot, bag,trouser"
+# any PNG is converted: an RGB 64x40 picture on a white background (inverted), and one far
+# too elongated to hold one centred object is refused with the reason
+"${GENC_PYTHON:-/usr/bin/python3}" - "$W" <<'PY'
+import struct, sys, zlib
+def png(path, w, h, rgb):
+    raw = b"".join(b"\0" + b"".join(bytes(rgb(x, y)) for x in range(w)) for y in range(h))
+    def chunk(t, b): return struct.pack(">I", len(b)) + t + b + struct.pack(">I", zlib.crc32(t + b) & 0xffffffff)
+    open(path, "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+                           + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+png(sys.argv[1] + "/rgb.png", 64, 40, lambda x, y: (30, 30, 200) if 20 < x < 44 and 8 < y < 32 else (255, 255, 255))
+png(sys.argv[1] + "/thin.png", 200, 4, lambda x, y: (128, 128, 128))
+PY
+expect 0 "rgb.png (inverted)" -- "$GENC" classify "$W/soft" --image "$W/rgb.png" --labels "bag,coat"
+expect 1 "longer" -- "$GENC" classify "$W/soft" --image "$W/thin.png" --labels "bag,coat"
 expect 2 "empty label" -- "$GENC" classify "$W/soft" --image "$W/item.png" --labels ""
 expect 2 "empty label" -- "$GENC" classify "$W/soft" --image "$W/item.png" --labels "bag,,coat"
 expect 2 "too long" -- "$GENC" classify "$W/soft" --image "$W/item.png" --labels "bag,$(printf 'x%.0s' $(seq 60))"
