@@ -11,6 +11,13 @@ int classifier_eval(genc_st_file *f, const char *path, int argc, char **argv);
 /* genc classify DIR --image FILE.png and genc bench classifier */
 int cmd_classify(int argc, char **argv);
 int classifier_bench(int argc, char **argv);
+/* genc classify of an image-text checkpoint (cli/clip_classify.c) */
+int clip_classify(int argc, char **argv);
+/* A PNG as the input image x[C·H·W] of an image-text model (converted as for classify). */
+struct genc_clip;
+/* genc embed DIR (cli/clip_embed.c) */
+int cmd_embed(int argc, char **argv);
+int clip_picture(const struct genc_clip *m, const char *path, int invert, float *x, int *inverted);
 /* The model in an opened checkpoint (EMA weights when kept), then f is freed; says on stderr
  * when the weights are the EMA ones. Prints the error and returns 1 on failure. */
 int classifier_open(genc_st_file *f, const char *path, genc_classifier *m, genc_classifier_info *info);

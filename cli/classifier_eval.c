@@ -149,6 +149,15 @@ int cmd_classify(int argc, char **argv) {
     if (wants_help(argc, argv)) return show_help(CLASSIFY_HELP);
     if (argc < 1 || argv[0][0] == '-')
         return usage_error("classify needs a classifier run folder or checkpoint: genc classify DIR --image FILE.png");
+    {   /* an image-text checkpoint classifies zero-shot (cli/clip_classify.c) */
+        genc_st_file g;
+        if (genc_checkpoint_open(argv[0], &g) == GENC_OK) {
+            const char *fam = genc_st_meta(&g, "family");
+            int clip = fam && strcmp(fam, "clip") == 0;
+            genc_st_free(&g);
+            if (clip) return clip_classify(argc, argv);
+        }
+    }
     const char *image = NULL;
     int top = 3, invert = -1, json = 0;
     args a = {argc, 1, argv, 0};

@@ -25,6 +25,7 @@ static void usage(FILE *out) {
             "  sample DIR    generate from a trained model\n"
             "  info PATH     family, configuration, parameter count, step and tensors of a checkpoint\n"
             "  classify DIR  the top classes a trained classifier gives a PNG picture\n"
+            "  embed DIR     embeddings of texts and pictures by an image-text model (safetensors)\n"
             "  encode DIR    images to the latents of a flow (exact; genc encode --help)\n"
             "  decode DIR    latents back to images through the inverse flow\n"
             "  bench lm      time training steps of a transformer LM (tokens/s)\n"
@@ -55,6 +56,7 @@ int main(int argc, char **argv) {
     if (strcmp(verb, "sample") == 0) return cmd_sample(argc - 2, argv + 2);
     if (strcmp(verb, "info") == 0) return cmd_info(argc - 2, argv + 2);
     if (strcmp(verb, "classify") == 0) return cmd_classify(argc - 2, argv + 2);
+    if (strcmp(verb, "embed") == 0) return cmd_embed(argc - 2, argv + 2);
     if (strcmp(verb, "encode") == 0) return cmd_encode(argc - 2, argv + 2);
     if (strcmp(verb, "decode") == 0) return cmd_decode(argc - 2, argv + 2);
     if (strcmp(verb, "bench") == 0) return cmd_bench(argc - 2, argv + 2);
