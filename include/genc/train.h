@@ -153,6 +153,9 @@ int genc_train_preflight(const genc_run_opts *run, const genc_train_cfg *cfg, do
 int genc_train_run(genc_trainer *t, const genc_train_family *fam, const genc_run_opts *run,
                    genc_train_result *res);
 
+/* After a resume: steps > 0 (the user's --steps) sets the schedule's length, and the run says
+ * where it continues. */
+void genc_trainer_continue(genc_trainer *t, int64_t steps, const genc_run_opts *run);
 /* A line for run->message (printf-style). */
 void genc_run_message(const genc_run_opts *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -175,6 +175,12 @@ int genc_trainer_resume(genc_trainer *t, const genc_train_family *fam, const gen
     return GENC_OK;
 }
 
+void genc_trainer_continue(genc_trainer *t, int64_t steps, const genc_run_opts *run) {
+    if (steps > 0) t->cfg.steps = steps;
+    genc_run_message(run, "resuming %s at step %lld of %lld", run->out_dir, (long long)t->step,
+                     (long long)t->cfg.steps);
+}
+
 void genc_trainer_free(genc_trainer *t) {
     genc_adamw_free(&t->opt);
     genc_ema_free(&t->ema);

@@ -233,9 +233,7 @@ int genc_classifier_train(const genc_classifier_config *cfg, const genc_classifi
     int rc = GENC_ERR;
     if (run->resume) {
         if (resume(&m, &info, &k, &fam, &tr, run)) goto done;
-        if (tc && tc->common.steps > 0) tr.cfg.steps = tc->common.steps;
-        genc_run_message(run, "resuming %s at step %lld of %lld", run->out_dir, (long long)tr.step,
-                         (long long)tr.cfg.steps);
+        genc_trainer_continue(&tr, tc ? tc->common.steps : 0, run);
     } else {
         /* the data decide the image size and the number of classes */
         info.train = *tc;

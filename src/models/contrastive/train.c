@@ -141,7 +141,7 @@ int genc_clip_train(const genc_clip_config *cfg, const genc_train_cfg *tc, const
             goto done;
         }
         rc = GENC_ERR;
-        if (tc && tc->steps > 0) tr.cfg.steps = tc->steps;
+        genc_trainer_continue(&tr, tc ? tc->steps : 0, run);
     } else {
         genc_clip_config mc = *cfg;
         mc.channels = k.train.channels;

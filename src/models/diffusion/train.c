@@ -183,8 +183,7 @@ int genc_dm_train(const genc_dm_config *cfg_in, const genc_dm_train_cfg *tc, con
         }
         genc_st_free(&f);
         if (r0) { genc_wrap_error("--resume %s", run->out_dir); goto done; }
-        if (tc && tc->common.steps > 0) tr.cfg.steps = tc->common.steps;
-        genc_run_message(run, "resuming %s at step %lld of %lld", run->out_dir, (long long)tr.step, (long long)tr.cfg.steps);
+        genc_trainer_continue(&tr, tc ? tc->common.steps : 0, run);
     } else {
         genc_dm_config cfg = *cfg_in;
         k.tc = *tc;

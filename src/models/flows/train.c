@@ -207,8 +207,7 @@ int genc_flow_train(const genc_flow_config *cfg_in, const genc_train_cfg *tc, co
     int rc = GENC_ERR;
     if (run->resume) {
         if (resume(&f, &k, &fam, &tr, run)) goto done;
-        if (tc && tc->steps > 0) tr.cfg.steps = tc->steps;
-        genc_run_message(run, "resuming %s at step %lld of %lld", run->out_dir, (long long)tr.step, (long long)tr.cfg.steps);
+        genc_trainer_continue(&tr, tc ? tc->steps : 0, run);
         genc_flow_config c2 = f.cfg;
         if (load_data(&c2, &k.train, NULL)) goto done;
         if (c2.C != f.cfg.C || c2.H != f.cfg.H || c2.W != f.cfg.W) {

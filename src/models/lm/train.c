@@ -160,9 +160,7 @@ int genc_lm_train(const genc_tf_config *cfg, const genc_lm_train_cfg *tc, const 
     int rc = GENC_ERR;
     if (run->resume) {
         if (resume(&lm, &k, &fam, &tr, run)) goto done;
-        if (tc && tc->common.steps > 0) tr.cfg.steps = tc->common.steps;
-        genc_run_message(run, "resuming %s at step %lld of %lld", run->out_dir, (long long)tr.step,
-                         (long long)tr.cfg.steps);
+        genc_trainer_continue(&tr, tc ? tc->common.steps : 0, run);
     } else {
         if (new_model(&lm, cfg, tc, run)) goto done;
         k.B = tc->common.batch;
