@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "genc/lm.h"
+#include "tiny_lm_run.h"
 #include "ops/fastmath.h"
 
 enum { MAX_T = 128 };
@@ -109,20 +110,7 @@ int main(void) {
     snprintf(path, sizeof path, "%s/mutant.safetensors", dir);
     snprintf(base_path, sizeof base_path, "%s/model.safetensors", base_dir);
 
-    /* a real checkpoint: 2 steps of a tiny AR model */
-    genc_tf_config cfg;
-    genc_lm_train_cfg tc;
-    genc_tf_config_default(&cfg);
-    genc_lm_train_cfg_default(&tc);
-    cfg.dim = 8;
-    cfg.layers = 1;
-    cfg.heads = 2;
-    tc.seq = 8;
-    tc.common.batch = 2;
-    tc.common.steps = 2;
-    genc_run_opts run = {0};
-    run.out_dir = base_dir;
-    if (genc_lm_train(&cfg, &tc, &run, NULL)) { fprintf(stderr, "FAIL: %s\n", genc_error()); return 1; }
+    if (tiny_lm_run(base_dir, 0.f)) return 1;
     ckpt base;
     load(base_path, &base);
     genc_lm lm;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "genc/lm.h"
+#include "tiny_lm_run.h"
 
 enum { MAX_T = 128, MAX_M = 16, ITERS = 2500 };
 
@@ -186,21 +187,7 @@ int main(void) {
     snprintf(base_dir, sizeof base_dir, "%s/base", dir);
     snprintf(path, sizeof path, "%s/mutant.safetensors", dir);
 
-    /* a real checkpoint: 2 steps of a tiny model with an EMA */
-    genc_tf_config cfg;
-    genc_lm_train_cfg tc;
-    genc_tf_config_default(&cfg);
-    genc_lm_train_cfg_default(&tc);
-    cfg.dim = 8;
-    cfg.layers = 1;
-    cfg.heads = 2;
-    tc.seq = 8;
-    tc.common.batch = 2;
-    tc.common.steps = 2;
-    tc.common.ema = 0.5f;
-    genc_run_opts run = {0};
-    run.out_dir = base_dir;
-    if (genc_lm_train(&cfg, &tc, &run, NULL)) { fprintf(stderr, "FAIL: %s\n", genc_error()); return 1; }
+    if (tiny_lm_run(base_dir, 0.5f)) return 1; /* with an EMA: its tensors are mutated too */
     char base_path[400];
     snprintf(base_path, sizeof base_path, "%s/model.safetensors", base_dir);
     ckpt base;
