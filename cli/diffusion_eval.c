@@ -15,8 +15,9 @@
 const char DIFFUSION_EVAL_HELP[] =
     "  --n K              points (default 2000) or test images (default 64)\n"
     "  --ode-steps N      RK4 steps of the probability-flow ODE (default 48)\n"
-    "  --sampler S        2D: sampler for the energy distance (default: the process's own)\n"
-    "  --steps N          2D: its steps (default 50)\n"
+    "  --sampler S        the sampler of the energy distance (2D) or of the Fréchet\n"
+    "                     distance's images (default: the process's own)\n"
+    "  --steps N          2D: its steps (default 50); images: see --fd-steps\n"
     "  --seed S           data, probe and sampling seed (default 1)\n"
     "  --threads N        threads (default: all cores)\n"
     "  --classifier DIR   images: also the Fréchet distance between generated and test\n"
@@ -24,8 +25,9 @@ const char DIFFUSION_EVAL_HELP[] =
     "                     checkpoint (genc train classifier), and for class-conditional\n"
     "                     models its accuracy on images generated for each class\n"
     "  --fd-n K           images on each side of the Fréchet distance (default 256)\n"
-    "  --fd-steps N       sampling steps for those images, the process's own sampler\n"
-    "                     (default 25)\n"
+    "  --fd-steps N       sampling steps for those images (default 25)\n"
+    "  --fd-only          images: only the Fréchet distance (and class accuracy), not\n"
+    "                     the bits/dim (to compare samplers and step counts quickly)\n"
     "  --cfg W            guidance scale for the generated images (conditional models; 1)\n"
     "  --json             one JSON object on stdout\n";
 
@@ -137,7 +139,7 @@ done:
 }
 
 static int eval_images(genc_dmodel *m, const genc_dm_train_cfg *tc, int64_t n, int ode_steps, uint64_t seed, int json,
-                       const fd_req *fr) {
+                       const fd_req *fr, int fd_only) {
     genc_images im;
     memset(&im, 0, sizeof im);
     if (genc_images_load(tc->data, GENC_SPLIT_TEST, &im)) return genc_wrap_error("test images of %s", tc->data);
@@ -152,8 +154,9 @@ static int eval_images(genc_dmodel *m, const genc_dm_train_cfg *tc, int64_t n, i
         goto done;
     }
     if (n > im.n) n = im.n;
-    x = malloc(sizeof(float) * (size_t)(n * D));
-    nll = malloc(sizeof(double) * (size_t)n);
+    if (fd_only) n = 0;
+    x = malloc(sizeof(float) * (size_t)(n * D) + 1);
+    nll = malloc(sizeof(double) * (size_t)n + 1);
     if (!c || !x || !nll) { genc_set_error("out of memory"); goto done; }
     genc_images_get(&im, 0, n, 0, 255, x, NULL);
     genc_rng r = genc_rng_make(seed, 41);
@@ -163,18 +166,20 @@ static int eval_images(genc_dmodel *m, const genc_dm_train_cfg *tc, int64_t n, i
     genc_nll_opts o = {.steps = ode_steps, .hutchinson = 1};
     ode_range(m, &o);
     double t0 = genc_time_s();
-    if (genc_pf_nll(&div, &o, x, n, (int)D, &r, nll)) goto done;
+    if (n && genc_pf_nll(&div, &o, x, n, (int)D, &r, nll)) goto done;
     double secs = genc_time_s() - t0;
     for (int64_t i = 0; i < n; i++) nll[i] = (nll[i] / D + log(128.0)) / log(2.0);
-    double se, bpd = genc_mean_se(nll, n, &se), fd = NAN, acc = NAN, fd_secs = 0;
+    double se = NAN, bpd = n ? genc_mean_se(nll, n, &se) : NAN, fd = NAN, acc = NAN, fd_secs = 0;
     int F = 0;
     if (fr->classifier && frechet(m, &im, fr, &fd, &acc, &F, &fd_secs)) goto done;
     int64_t fn = fr->n < im.n ? fr->n : im.n;
     if (json) {
-        printf("{\"family\": \"diffusion\", \"data\": \"%s\", \"process\": \"%s\", \"pred\": \"%s\", \"n\": %lld, "
-               "\"bits_per_dim\": %.6g, \"bpd_stderr\": %.6g, \"divergence\": \"hutchinson\", \"dequantization\": "
-               "\"uniform\", \"ode_steps\": %d, \"seconds\": %.3f",
-               tc->data, genc_dproc_name(m->cfg.process), genc_dpred_name(m->cfg.pred), (long long)n, bpd, se, ode_steps, secs);
+        printf("{\"family\": \"diffusion\", \"data\": \"%s\", \"process\": \"%s\", \"pred\": \"%s\"",
+               tc->data, genc_dproc_name(m->cfg.process), genc_dpred_name(m->cfg.pred));
+        if (n)
+            printf(", \"n\": %lld, \"bits_per_dim\": %.6g, \"bpd_stderr\": %.6g, \"divergence\": \"hutchinson\", "
+                   "\"dequantization\": \"uniform\", \"ode_steps\": %d, \"seconds\": %.3f",
+                   (long long)n, bpd, se, ode_steps, secs);
         if (fr->classifier) {
             printf(", \"frechet_distance\": %.6g, \"fd_n\": %lld, \"fd_classifier\": \"%s\", \"fd_layer\": "
                    "\"penultimate, %d features\", \"fd_sampler\": \"%s\", \"fd_steps\": %d, \"seconds_fd\": %.3f",
@@ -184,7 +189,8 @@ static int eval_images(genc_dmodel *m, const genc_dm_train_cfg *tc, int64_t n, i
         }
         printf("}\n");
     } else {
-        printf("bits/dim %.4f ± %.4f (%lld test images, probability-flow ODE, Hutchinson divergence, uniform "
+        if (n)
+            printf("bits/dim %.4f ± %.4f (%lld test images, probability-flow ODE, Hutchinson divergence, uniform "
                "dequantisation, %.1f s)\n", bpd, se, (long long)n, secs);
         if (fr->classifier) {
             printf("Fréchet distance %.4f (%lld generated vs %lld test images, %s penultimate layer of %d features, "
@@ -206,7 +212,7 @@ int diffusion_eval(genc_st_file *f, const char *dir, int argc, char **argv) {
     dm_sample_req q;
     memset(&q, 0, sizeof q);
     int64_t n = 0;
-    int ode_steps = 48, steps = 50, json = 0, threads = 0, sampler_given = 0, fd_steps = 25, cfg_given = 0;
+    int ode_steps = 48, steps = 50, json = 0, threads = 0, sampler_given = 0, fd_steps = 25, cfg_given = 0, fd_only = 0;
     int64_t fd_n = 256;
     float cfg = 1;
     const char *classifier = NULL;
@@ -228,6 +234,7 @@ int diffusion_eval(genc_st_file *f, const char *dir, int argc, char **argv) {
         else if (flag(&a, "--classifier")) classifier = val_str(&a, "--classifier");
         else if (flag(&a, "--fd-n")) fd_n = val_i64(&a, "--fd-n", 2, 1 << 20);
         else if (flag(&a, "--fd-steps")) fd_steps = val_int(&a, "--fd-steps", 1, 100000);
+        else if (flag(&a, "--fd-only")) fd_only = 1;
         else if (flag(&a, "--cfg")) { cfg = (float)val_num(&a, "--cfg", 0, 100); cfg_given = 1; }
         else return usage_error("unknown flag '%s' for eval (see genc eval --help)", a.argv[a.i]);
     }
@@ -241,9 +248,17 @@ int diffusion_eval(genc_st_file *f, const char *dir, int argc, char **argv) {
         genc_dmodel_free(&m);
         return runtime_error("%s: %s", dir, genc_error());
     }
-    if (!is_toy && (sampler_given || steps != 50)) {
+    if (!is_toy && steps != 50) {
         genc_dmodel_free(&m);
-        return usage_error("--sampler and --steps choose the sampler of the 2D energy distance; image models report bits/dim");
+        return usage_error("--steps sets the sampler steps of the 2D energy distance; for images, --fd-steps sets those of the Fréchet distance");
+    }
+    if (!is_toy && (sampler_given || fd_only) && !classifier) {
+        genc_dmodel_free(&m);
+        return usage_error("%s: the Fréchet distance needs --classifier DIR", fd_only ? "--fd-only" : "--sampler");
+    }
+    if (is_toy && fd_only) {
+        genc_dmodel_free(&m);
+        return usage_error("--fd-only is for image models; 2D models report an energy distance");
     }
     if (is_toy && classifier) {
         genc_dmodel_free(&m);
@@ -269,10 +284,13 @@ int diffusion_eval(genc_st_file *f, const char *dir, int argc, char **argv) {
         rc = eval_toy(&m, &tc, toy, n ? n : 2000, ode_steps, &q, json);
     } else {
         fd_req fr = {.classifier = classifier, .n = fd_n, .q = q};
-        genc_sampler_opts_default(&fr.q.o, dm_default_sampler(m.cfg.process));
         fr.q.steps = fd_steps;
         fr.q.cfg = cfg;
-        rc = eval_images(&m, &tc, n ? n : 64, ode_steps, q.seed, json, &fr);
+        if (classifier && dm_sample_check(&m, &fr.q, 0, 0)) {
+            genc_dmodel_free(&m);
+            return usage_error("%s", genc_error());
+        }
+        rc = eval_images(&m, &tc, n ? n : 64, ode_steps, q.seed, json, &fr, fd_only);
     }
     genc_dmodel_free(&m);
     if (rc) return runtime_error("%s", genc_error());

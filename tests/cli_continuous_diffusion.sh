@@ -83,6 +83,8 @@ expect 0 "grid.png" -- "$GENC" sample "$W/cond" --n 4 --steps 2 --class 3 --out 
 # Fréchet distance in a classifier's features, and its accuracy on generated classes
 expect 0 "saved" -- "$GENC" train classifier --net mlp --hidden 16 --steps 3 --batch 8 $T1 --out "$W/cls"
 expect 0 '"frechet_distance"' -- "$GENC" eval "$W/unet" --n 2 --ode-steps 2 --classifier "$W/cls" --fd-n 20 --fd-steps 2 --json $T1
+expect 0 '"fd_sampler": "ddim", "fd_steps": 3' -- "$GENC" eval "$W/unet" --fd-only --sampler ddim --classifier "$W/cls" --fd-n 20 --fd-steps 3 --json $T1
+if grep -q '"bits_per_dim"' "$W/out"; then fail=$((fail+1)); echo "FAIL: --fd-only still measured bits/dim"; else pass=$((pass+1)); fi
 expect 0 '"class_accuracy": 0' -- "$GENC" eval "$W/cond" --n 2 --ode-steps 2 --classifier "$W/cls" --fd-n 20 --fd-steps 2 --cfg 2 --json $T1
 
 # ---- usage errors that say why (exit 2)
@@ -102,7 +104,10 @@ expect 2 "no classes" -- "$GENC" train diffusion --data toy:moons --cond class -
 expect 2 "class-conditional models" -- "$GENC" train diffusion --data toy:moons --label-dropout 0.1 --out "$W/bad"
 expect 2 "continuous" -- "$GENC" train diffusion --data toy:moons --process vp --T 500 --out "$W/bad"
 expect 2 "unknown process" -- "$GENC" train diffusion --process bogus --out "$W/bad"
-expect 2 "image models report bits/dim" -- "$GENC" eval "$W/unet" --sampler heun
+expect 2 "needs --classifier" -- "$GENC" eval "$W/unet" --sampler heun
+expect 2 "needs --classifier" -- "$GENC" eval "$W/unet" --fd-only
+expect 2 "for images, --fd-steps" -- "$GENC" eval "$W/unet" --steps 10
+expect 2 "for image models" -- "$GENC" eval "$W/edm" --fd-only
 expect 2 "2D toy model" -- "$GENC" eval "$W/edm" --classifier "$W/cls"
 expect 2 "unconditional" -- "$GENC" eval "$W/unet" --cfg 2
 # the image shape is known once the data is read: exit 1 with the reason
