@@ -166,7 +166,8 @@ int main(void) {
     if (tu_fixture("conv.py", "conv_fixture.safetensors", &F) != GENC_OK) return tu_finish();
     genc_ctx *c = genc_ctx_new(0);
     const char *convs[] = {"conv3x3", "conv3x3_s2", "conv3x3_p0", "conv1x1", "conv1x1_s2",
-                           "conv5x3_s2p2", "conv_k4s4", "conv_fmnist", "conv_tiled"};
+                           "conv5x3_s2p2", "conv_k4s4", "conv_fmnist", "conv5x5_p2",
+                           "conv_direct_groups", "conv_tiled"};
     for (size_t i = 0; i < sizeof convs / sizeof *convs; i++) conv(c, convs[i]);
     resample(c, "upsample2x", upsample, 0, 1e-6f);
     resample(c, "avgpool2", genc_avg_pool2d, 1e-6f, 1e-6f);

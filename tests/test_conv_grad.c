@@ -72,6 +72,11 @@ static void test_conv(void) {
     gc("conv 2x3 s3 p2", f_conv, (void *)&s3p2, (genc_tensor *[]){RND(14, 2, 2, 6, 7), weight(15, 3, 2, 2, 3), RND(16, 3)}, 3);
     /* 40 images: more than the 32 weight-gradient chunks, so some chunks sum two images */
     gc("conv 40 images", f_conv, (void *)&s1p1, (genc_tensor *[]){RND(17, 40, 1, 3, 3), weight(18, 2, 1, 3, 3), RND(19, 2)}, 3);
+    /* the direct kernel (16+ input channels, 3×3 or 5×5 "same"): 6 output channels, not a
+     * multiple of its 4-channel tile */
+    static const conv_args s1p2 = {1, 2};
+    gc("conv direct 3x3", f_conv, (void *)&s1p1, (genc_tensor *[]){RND(20, 2, 16, 3, 4), weight(21, 6, 16, 3, 3), RND(22, 6)}, 3);
+    gc("conv direct 5x5", f_conv, (void *)&s1p2, (genc_tensor *[]){RND(23, 1, 16, 4, 3), weight(24, 3, 16, 5, 5), NULL}, 3);
 }
 
 /* ---------------------------------------------------------------- resampling and layout */
@@ -165,6 +170,10 @@ static void same_for_threads(const char *what, int groups, const int *xs, const 
 static void test_threads_and_memory(void) {
     /* batch-parallel path (one image per thread) and its weight-gradient chunks */
     same_for_threads("conv2d 40 images", 0, (int[]){40, 8, 12, 10}, (int[]){16, 8, 3, 3});
+    /* the direct kernel: 40 images in groups of 14, and one group (its channel blocks split
+     * over the threads) */
+    same_for_threads("conv2d direct 40 images", 0, (int[]){40, 16, 12, 10}, (int[]){18, 16, 3, 3});
+    same_for_threads("conv2d direct 1 image", 0, (int[]){1, 16, 9, 9}, (int[]){18, 16, 5, 5});
     /* one image: images in sequence, sgemm multithreaded */
     same_for_threads("conv2d 1 image", 0, (int[]){1, 32, 32, 32}, (int[]){32, 32, 3, 3});
     same_for_threads("group_norm", 8, (int[]){8, 32, 16, 16}, NULL);

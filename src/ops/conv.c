@@ -30,6 +30,7 @@
 #include "genc/ops.h"
 
 #include "colsum.h"
+#include "conv_internal.h"
 
 #include <cblas.h>
 #include <omp.h>
@@ -237,6 +238,11 @@ genc_tensor *genc_conv2d(genc_ctx *c, genc_tensor *x, genc_tensor *w, genc_tenso
                 genc_shape_str(w, ws, sizeof ws), stride, pad);
     GENC_ASSERT(!b || b->n == w->shape[0], "conv2d: bias has %lld elements for %d output channels",
                 (long long)(b ? b->n : 0), w->shape[0]);
+    if (genc_conv_direct_fits(x->shape[1], w->shape[2], w->shape[3], stride, pad)) return genc_conv_direct(c, x, w, b, pad);
+    return genc_conv_im2col(c, x, w, b, stride, pad);
+}
+
+genc_tensor *genc_conv_im2col(genc_ctx *c, genc_tensor *x, genc_tensor *w, genc_tensor *b, int stride, int pad) {
     conv_geom g = {.B = x->shape[0], .C = x->shape[1], .H = x->shape[2], .W = x->shape[3], .O = w->shape[0],
                    .kh = w->shape[2], .kw = w->shape[3], .s = stride, .p = pad};
     g.Ho = (g.H + 2 * pad - g.kh) / stride + 1;

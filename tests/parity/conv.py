@@ -46,9 +46,14 @@ CONV = [
     ("conv5x3_s2p2", (2, 3, 11, 8), (4, 3, 5, 3), 2, 2, True),  # kh ≠ kw, stride 2, pad 2
     ("conv_k4s4", (2, 3, 8, 12), (5, 3, 4, 4), 4, 0, True),   # the patch-embedding shape
     ("conv_fmnist", (8, 16, 28, 28), (32, 16, 3, 3), 1, 1, True),
-    # 432 columns × 90 pixels a row: the 4 MiB column cap holds 26 rows, so the 100 output rows
-    # run as 4 tiles (the last one 22 rows)
-    ("conv_tiled", (1, 48, 100, 90), (4, 48, 3, 3), 1, 1, True),
+    # 3×3 and 5×5 "same" convolutions of 16+ channels run the direct kernel over groups of
+    # images (src/ops/conv_direct.c): 5×5 pad 2; 7×7 maps in 8×8 slots, 32 images a group, so
+    # 37 images are a full group and a partial one; 10 output channels, not a multiple of 4
+    ("conv5x5_p2", (3, 16, 9, 8), (6, 16, 5, 5), 1, 2, True),
+    ("conv_direct_groups", (37, 16, 7, 7), (10, 16, 3, 3), 1, 1, True),
+    # im2col: 432 columns × 88 pixels a row: the 4 MiB column cap holds 27 rows, so the 98
+    # output rows run as 4 tiles (the last one 17 rows)
+    ("conv_tiled", (1, 48, 100, 90), (4, 48, 3, 3), 1, 0, True),
 ]
 for name, xs, ws, stride, pad, bias in CONV:
     K = ws[1] * ws[2] * ws[3]
