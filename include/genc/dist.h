@@ -25,7 +25,8 @@ int genc_dist_built(void);
 int genc_dist_init(int *argc, char ***argv);
 /* The end of the program. code 0, or one every rank returns together (usage errors, a stop
  * by signal): MPI_Finalize. Otherwise (a runtime error that may be this rank's alone, so
- * the others may be waiting for it) MPI_Abort, which ends every rank with a non-zero code. */
+ * the others may be waiting for it) the process exits at once with code and the launcher
+ * ends every rank with a non-zero code. */
 void genc_dist_finish(int code, int every_rank_agrees);
 int genc_dist_rank(void);
 int genc_dist_size(void);

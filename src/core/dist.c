@@ -8,8 +8,10 @@
  * rank 0 between steps). */
 #include "genc/dist.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifdef GENC_HAVE_MPI
 #include <mpi.h>
@@ -63,7 +65,14 @@ int genc_dist_init(int *argc, char ***argv) {
 void genc_dist_finish(int code, int every_rank_agrees) {
 #ifdef GENC_HAVE_MPI
     if (!g_mpi) return;
-    if (code != 0 && !every_rank_agrees && g_size > 1) MPI_Abort(MPI_COMM_WORLD, code);
+    /* A rank that fails alone must not enter MPI_Finalize (a collective: it would wait for
+     * ranks that wait for it). It leaves at once; the launcher sees a rank end with a non-zero
+     * code without finalizing and ends the job (mpirun always; srun with --kill-on-bad-exit).
+     * MPI_Abort would do the same, but Open MPI 4.1 garbles its message. */
+    if (code != 0 && !every_rank_agrees && g_size > 1) {
+        fflush(NULL);
+        _exit(code);
+    }
     MPI_Finalize();
     g_mpi = 0;
 #else
