@@ -258,6 +258,7 @@ int genc_train_run(genc_trainer *t, const genc_train_family *fam, const genc_run
     int64_t eval_every = run->eval_every, evaluated = -1; /* GENC_EVAL_AUTO: ~10 per run, once its length is known */
     if (eval_every == GENC_EVAL_AUTO && fixed_total) eval_every = cfg->steps / 10 > 0 ? cfg->steps / 10 : 1;
     double t10 = 0, paused = 0; /* paused: seconds spent in evaluations, not training */
+    double comm_s0 = genc_dist_comm_seconds(), comm_b0 = genc_dist_comm_bytes();
     while (t->step < cfg->steps) {
         float lv = 0, gn = 0, lr = genc_lr_at(&sched, t->step);
         if (genc_trainer_step(t, fam, L.c, lr, &lv, &gn)) { step_failed(&L); goto done; }
@@ -326,6 +327,15 @@ int genc_train_run(genc_trainer *t, const genc_train_family *fam, const genc_run
     genc_csv_close(&L.metrics);
     genc_csv_close(&L.evals);
     if (rank0) plot_loss(run->out_dir, fam);
+    if (ranks > 1 && t->step > start) {
+        /* rank 0's time inside MPI calls: the exchanges and any wait for a slower rank */
+        double secs = genc_time_s() - t0, cs = genc_dist_comm_seconds() - comm_s0;
+        double steps = (double)(t->step - start);
+        genc_run_message(run, "data parallel over %d ranks: %.3g MB all-reduced per step, %.2f ms per step in "
+                         "communication (%.1f%% of the %.1f ms step)", ranks,
+                         (genc_dist_comm_bytes() - comm_b0) / steps / 1e6, 1e3 * cs / steps, 100 * cs / secs,
+                         1e3 * secs / steps);
+    }
     if (r.signal)
         genc_run_message(run, "stopped by %s after step %lld: saved %s; continue with --resume --out %s",
                          r.signal == SIGINT ? "SIGINT" : "SIGTERM", (long long)t->step, L.ckpt, run->out_dir);
