@@ -1,5 +1,6 @@
 #!/bin/bash
 # Data-parallel training under mpirun (docs/distributed.md), 2 ranks of 1 thread on one machine:
+#  - 1 rank under mpirun writes the same checkpoint, byte for byte, as no mpirun;
 #  - 2 ranks at global batch B give the weights of 1 process at batch B, for an LM (with
 #    dropout, whose masks must be the same draws), a diffusion model (per-example noise
 #    levels and noise) and a SigLIP model (the ring loss inside the trainer);
@@ -50,6 +51,8 @@ for name in LM DIF SIG; do
     $MPI -np 2 "$GENC" train $args --out "$W/$name-2" >"$W/$name.out" 2>"$W/$name.err"
     same "$name: 2 ranks vs 1 process" "$W/$name-1" "$W/$name-2"
 done
+$MPI -np 1 "$GENC" train $LM --out "$W/LM-mpi1" 2>/dev/null
+check "1 rank under mpirun is bit-identical to no mpirun" 'cmp -s "$W/LM-1/model.safetensors" "$W/LM-mpi1/model.safetensors"'
 "$GENC" train ${LM/--dropout 0.1/--dropout 0.09} --out "$W/other" 2>/dev/null
 if "$PY" "$CMP" "$W/LM-1/model.safetensors" "$W/other/model.safetensors" "$TOL" --weights-only >/dev/null; then
     fail=$((fail+1)); echo "FAIL: other dropout masks stay within the tolerance: the comparison cannot fail"

@@ -118,24 +118,30 @@ int genc_dist_allreduce_sum(float *x, int64_t n) {
     return GENC_OK;
 }
 
+#ifdef GENC_HAVE_MPI
+/* one small in-place all-reduce of n values of size bytes each */
+static int reduce_small(void *x, int n, int size, MPI_Datatype type, MPI_Op op) {
+    if (g_size > 1) TIMED("MPI_Allreduce", (double)size * n, MPI_Allreduce(MPI_IN_PLACE, x, n, type, op, MPI_COMM_WORLD));
+    return GENC_OK;
+}
+#endif
+
 int genc_dist_allreduce_sum_f64(double *x, int n) {
 #ifdef GENC_HAVE_MPI
-    if (g_size > 1) TIMED("MPI_Allreduce", 8.0 * n, MPI_Allreduce(MPI_IN_PLACE, x, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD));
+    return reduce_small(x, n, 8, MPI_DOUBLE, MPI_SUM);
 #else
-    (void)x;
-    (void)n;
-#endif
+    (void)x, (void)n;
     return GENC_OK;
+#endif
 }
 
 int genc_dist_allreduce_max_i64(int64_t *x, int n) {
 #ifdef GENC_HAVE_MPI
-    if (g_size > 1) TIMED("MPI_Allreduce", 8.0 * n, MPI_Allreduce(MPI_IN_PLACE, x, n, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD));
+    return reduce_small(x, n, 8, MPI_INT64_T, MPI_MAX);
 #else
-    (void)x;
-    (void)n;
-#endif
+    (void)x, (void)n;
     return GENC_OK;
+#endif
 }
 
 int genc_dist_bcast(void *buf, int64_t bytes, int root) {
