@@ -17,7 +17,10 @@
 #include <mpi.h>
 #endif
 
-static int g_rank = 0, g_size = 1, g_mpi = 0; /* g_mpi: MPI_Init was called by us */
+static int g_rank = 0, g_size = 1;
+#ifdef GENC_HAVE_MPI
+static int g_mpi = 0; /* MPI_Init was called by us */
+#endif
 static double g_comm_s = 0, g_comm_bytes = 0;
 
 int genc_dist_built(void) {
