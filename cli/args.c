@@ -1,6 +1,7 @@
 /* Strict flag parsing: a number must be a whole, in-range number; anything else is a usage
  * error that names the flag and what it expects. */
 #include "cli.h"
+#include "genc/dist.h"
 
 #include <errno.h>
 #include <math.h>
@@ -11,8 +12,13 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Under mpirun: flag errors are the same on every rank and rank 0 reports them; any other
+ * error is reported by each rank that has it, named. */
 static int vreport(int code, const char *fmt, va_list ap) {
+    int rank = genc_dist_rank();
+    if (rank > 0 && code == EXIT_USAGE) return code;
     fprintf(stderr, "genc: error: ");
+    if (rank > 0) fprintf(stderr, "rank %d of %d: ", rank, genc_dist_size());
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
     return code;

@@ -151,6 +151,7 @@ int train_parse(const cli_family *fam, int argc, char **argv, train_opts *o, fam
     if (!warmup_given && o->steps_given && c->warmup > c->steps / 5) c->warmup = c->steps / 5;
     if (run->minutes > 0 && !o->steps_given) c->steps = (int64_t)1e12;
     if (!run->resume && genc_train_cfg_validate(c)) return usage_error("%s", genc_error());
+    if (!run->resume && genc_trainer_check_ranks(c)) return usage_error("%s", genc_error());
     if (run->resume && !o->steps_given) c->steps = 0; /* keep the checkpoint's */
     if (o->threads) genc_set_threads(o->threads);
     return -1;

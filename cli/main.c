@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "genc/core.h"
+#include "genc/dist.h"
 
 #ifndef GENC_VERSION
 #define GENC_VERSION "unknown"
@@ -40,17 +41,19 @@ static void usage(FILE *out) {
                  "  genc train lm --minutes 2 --out runs/demo && genc eval runs/demo && genc sample runs/demo\n");
 }
 
-int main(int argc, char **argv) {
-    genc_blas_ensure_fast_kernel();
+static int run_verb(int argc, char **argv) {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : 0;
     }
     if (strcmp(argv[1], "--version") == 0) {
-        printf("genc %s (checkpoint format genc-%d)\n", GENC_VERSION, GENC_CHECKPOINT_VERSION);
+        printf("genc %s (checkpoint format genc-%d; MPI data parallelism: %s)\n", GENC_VERSION, GENC_CHECKPOINT_VERSION,
+               genc_dist_built() ? "built in" : "not built");
         return 0;
     }
     const char *verb = argv[1];
+    if (genc_dist_size() > 1 && strcmp(verb, "train") != 0)
+        return usage_error("'%s' runs in one process: under mpirun only train is distributed (docs/distributed.md)", verb);
     if (strcmp(verb, "train") == 0) return cmd_train(argc - 2, argv + 2);
     if (strcmp(verb, "eval") == 0) return cmd_eval(argc - 2, argv + 2);
     if (strcmp(verb, "sample") == 0) return cmd_sample(argc - 2, argv + 2);
@@ -62,4 +65,15 @@ int main(int argc, char **argv) {
     if (strcmp(verb, "bench") == 0) return cmd_bench(argc - 2, argv + 2);
     if (strcmp(verb, "compare") == 0) return cmd_compare(argc - 2, argv + 2);
     return usage_error("unknown verb '%s' (try: genc --help)", verb);
+}
+
+/* Under mpirun every rank runs this program; genc/dist.h joins the job (or does nothing). A
+ * runtime error may be one rank's alone while the others wait in a collective: that rank
+ * aborts the job (non-zero everywhere) rather than leave them hanging. */
+int main(int argc, char **argv) {
+    genc_blas_ensure_fast_kernel();
+    if (genc_dist_init(&argc, &argv)) return runtime_error("%s", genc_error());
+    int rc = run_verb(argc, argv);
+    genc_dist_finish(rc, rc != EXIT_RUNTIME);
+    return rc;
 }

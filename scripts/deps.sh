@@ -6,6 +6,8 @@
 # Fashion-MNIST, which the image tests and demos read)
 set -e
 need="build-essential cmake pkg-config libopenblas-dev libopenblas0-openmp libpng-dev zlib1g-dev libcjson-dev fortunes"
+# Open MPI: data-parallel training under mpirun (optional for a build by hand; make installs it)
+need="$need libopenmpi-dev openmpi-bin"
 case "$1" in
   test) need="$need python3-torch python3-numpy clang libomp-dev" ;;
   bench) need="$need python3-torch python3-numpy" ;;

@@ -67,6 +67,13 @@ genc_tensor *genc_siglip_loss(genc_ctx *c, genc_tensor *x, genc_tensor *y, genc_
                               int chunk);
 genc_tensor *genc_siglip_loss_direct(genc_ctx *c, genc_tensor *x, genc_tensor *y, genc_tensor *t,
                                      genc_tensor *b);
+/* The same losses when the batch is shared over data-parallel ranks (genc/dist.h; on one
+ * rank exactly genc_clip_loss and genc_siglip_loss): x, y [n, E] are this rank's rows of the
+ * global batch; the value is the whole batch's loss on every rank. CLIP all-gathers the
+ * embeddings; SigLIP passes text blocks around a ring of the ranks (loss_dist.c). */
+genc_tensor *genc_clip_loss_ranks(genc_ctx *c, genc_tensor *x, genc_tensor *y, genc_tensor *scale);
+genc_tensor *genc_siglip_loss_ranks(genc_ctx *c, genc_tensor *x, genc_tensor *y, genc_tensor *t, genc_tensor *b,
+                                    int chunk);
 
 /* ---------------------------------------------------------------- the model (model.c)
  * Two towers in one genc_params:

@@ -162,6 +162,9 @@ struct genc_ctx {
     int grad_enabled;     /* 0 inside a no-grad scope: nothing is recorded */
     int training;         /* dropout active */
     genc_rng rng;         /* dropout and other in-graph randomness */
+    /* data parallelism (genc/dist.h): this rank computes examples [share_lo, share_lo +
+     * share_n) of a global batch of share_total; 0 0 0: the whole batch */
+    int share_lo, share_n, share_total;
 };
 
 genc_ctx *genc_ctx_new(size_t arena_block_bytes);  /* 0 → 64 MiB blocks; NULL on failure */

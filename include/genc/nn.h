@@ -332,6 +332,11 @@ float genc_clip_grad_norm(genc_params *ps, float max_norm);
  * norm is +inf") without touching the weights when the loss or the norm is not finite.
  * grad_norm (may be NULL) receives the norm before clipping. */
 int genc_optim_step(genc_ctx *c, genc_tensor *loss, genc_adamw *o, float lr, float clip, float *grad_norm);
+/* The same with the loss value that decides (loss_value: the mean over every rank's loss) and
+ * reduce (may be NULL) run on the gradients right after backward: the all-reduce of data
+ * parallelism, before the norm is measured and clipped. */
+int genc_optim_step_reduced(genc_ctx *c, genc_tensor *loss, float loss_value, int (*reduce)(genc_params *ps, void *user),
+                            void *user, genc_adamw *o, float lr, float clip, float *grad_norm);
 
 /* Exponential moving average of the weights, updated after each optimizer step t = 1, 2, ...:
  *   w_ema ← d_t·w_ema + (1 − d_t)·w   (w_ema starts as a copy of w)

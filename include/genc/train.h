@@ -87,6 +87,7 @@ typedef struct genc_trainer {
     genc_rng rng_data;         /* stream 1: the data cursor */
     genc_rng rng_dropout;      /* stream 2: in-graph randomness (c->rng) */
     genc_rng rng_noise;        /* stream 3: objective noise (diffusion levels, masks) */
+    float *bucket;             /* under MPI: the gradient all-reduce's bucket (genc/dist.h) */
 } genc_trainer;
 
 /* A new run: AdamW over fam->params with the family's decay choice, the EMA (a copy of the
@@ -103,6 +104,10 @@ void genc_trainer_free(genc_trainer *t);
  * changed then but the consumed streams). loss and grad_norm may be NULL. */
 int genc_trainer_step(genc_trainer *t, const genc_train_family *fam, genc_ctx *c, float lr, float *loss,
                       float *grad_norm);
+/* Under MPI (genc/dist.h): GENC_ERR when cfg->batch, the global batch, does not divide over
+ * the ranks. Each step then computes the loss on the rank's share of the examples, averages
+ * the gradients over the ranks, and every rank takes the same step. */
+int genc_trainer_check_ranks(const genc_train_cfg *cfg);
 /* The checkpoint: weights, moments, EMA, and metadata format, family, config, train, step,
  * rng_data, rng_dropout, rng_noise plus fam->meta. Atomic; refuses non-finite tensors. */
 int genc_trainer_save(const genc_trainer *t, const genc_train_family *fam, const char *path);

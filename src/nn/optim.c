@@ -100,9 +100,18 @@ float genc_clip_grad_norm(genc_params *ps, float max_norm) {
 static const char *nonfinite_name(float x) { return isnan(x) ? "NaN" : x > 0 ? "+inf" : "-inf"; }
 
 int genc_optim_step(genc_ctx *c, genc_tensor *loss, genc_adamw *o, float lr, float clip, float *grad_norm) {
-    float lv = loss->data[0];
+    return genc_optim_step_reduced(c, loss, loss->data[0], NULL, NULL, o, lr, clip, grad_norm);
+}
+
+int genc_optim_step_reduced(genc_ctx *c, genc_tensor *loss, float loss_value, int (*reduce)(genc_params *ps, void *user),
+                            void *user, genc_adamw *o, float lr, float clip, float *grad_norm) {
+    float lv = loss_value;
     if (!isfinite(lv)) return genc_set_error("the loss is %s", nonfinite_name(lv));
     genc_backward(c, loss);
+    if (reduce && reduce(o->ps, user)) {
+        genc_params_zero_grad(o->ps);
+        return GENC_ERR;
+    }
     float gn = genc_clip_grad_norm(o->ps, clip);
     if (grad_norm) *grad_norm = gn;
     if (!isfinite(gn)) {

@@ -3,6 +3,7 @@
  * eval.csv, loss.png, periodic atomic checkpoints, Ctrl-C, and the checks made before a run
  * starts (an existing run in the folder, memory). */
 #include "genc/train.h"
+#include "genc/dist.h"
 
 #include <errno.h>
 #include <math.h>
@@ -20,7 +21,7 @@ void genc_run_message(const genc_run_opts *run, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    if (run->message) run->message(buf, run->user);
+    if (run->message && genc_dist_rank() == 0) run->message(buf, run->user); /* rank 0 speaks for all */
 }
 
 int genc_train_preflight(const genc_run_opts *run, const genc_train_cfg *cfg, double n_params,
@@ -187,7 +188,7 @@ static int open_logs(loop *L, const genc_trainer *t, const genc_train_family *fa
 }
 
 static int save(loop *L, const genc_trainer *t, const genc_train_family *fam) {
-    if (genc_trainer_save(t, fam, L->ckpt)) return GENC_ERR;
+    if (genc_dist_rank() == 0 && genc_trainer_save(t, fam, L->ckpt)) return GENC_ERR; /* rank 0 writes */
     L->saved = t->step;
     return GENC_OK;
 }
@@ -212,6 +213,27 @@ static int held_out(loop *L, const genc_train_family *fam, const genc_run_opts *
     return GENC_OK;
 }
 
+/* Under MPI the ranks must leave the loop at the same step: a stop asked on any rank (its
+ * signal, its clock past the budget) stops all of them, with the highest signal number. */
+static int agree_stop(int *stop, int *signal) {
+    int64_t v[2] = {*stop, *signal};
+    if (genc_dist_allreduce_max_i64(v, 2)) return GENC_ERR;
+    *stop = (int)v[0];
+    *signal = (int)v[1];
+    return GENC_OK;
+}
+
+/* ... and follow one schedule: with --minutes, rank 0's measurement sizes it for all. */
+static int agree_length(genc_train_cfg *cfg, int64_t *eval_every, int *fixed_total) {
+    int64_t v[4] = {cfg->steps, cfg->warmup, *eval_every, *fixed_total};
+    if (genc_dist_bcast(v, sizeof v, 0)) return GENC_ERR;
+    cfg->steps = v[0];
+    cfg->warmup = v[1];
+    *eval_every = v[2];
+    *fixed_total = (int)v[3];
+    return GENC_OK;
+}
+
 int genc_train_run(genc_trainer *t, const genc_train_family *fam, const genc_run_opts *run, genc_train_result *res) {
     loop L;
     memset(&L, 0, sizeof L);
@@ -220,7 +242,9 @@ int genc_train_run(genc_trainer *t, const genc_train_family *fam, const genc_run
     int rc = GENC_ERR;
     double loss_avg = 0;
     genc_train_result r = {t->step, 0, 0};
-    if (genc_mkdirs(run->out_dir) || open_logs(&L, t, fam, run)) goto done;
+    int rank0 = genc_dist_rank() == 0, ranks = genc_dist_size();
+    if (genc_trainer_check_ranks(&t->cfg)) goto done;
+    if (rank0 && (genc_mkdirs(run->out_dir) || open_logs(&L, t, fam, run))) goto done; /* only rank 0 writes */
     L.c = genc_ctx_new(0);
     if (!L.c) { genc_set_error("out of memory"); goto done; }
     L.c->training = 1;
@@ -234,6 +258,7 @@ int genc_train_run(genc_trainer *t, const genc_train_family *fam, const genc_run
     int64_t eval_every = run->eval_every, evaluated = -1; /* GENC_EVAL_AUTO: ~10 per run, once its length is known */
     if (eval_every == GENC_EVAL_AUTO && fixed_total) eval_every = cfg->steps / 10 > 0 ? cfg->steps / 10 : 1;
     double t10 = 0, paused = 0; /* paused: seconds spent in evaluations, not training */
+    double comm_s0 = genc_dist_comm_seconds(), comm_b0 = genc_dist_comm_bytes();
     while (t->step < cfg->steps) {
         float lv = 0, gn = 0, lr = genc_lr_at(&sched, t->step);
         if (genc_trainer_step(t, fam, L.c, lr, &lv, &gn)) { step_failed(&L); goto done; }
@@ -244,7 +269,8 @@ int genc_train_run(genc_trainer *t, const genc_train_family *fam, const genc_run
         /* Time budget: once the speed is known, fix the schedule's length so the cosine ends on
          * time (speed measured from step 10 on: the first steps pay for page faults). */
         if (done_steps == 10) t10 = tt;
-        if (!fixed_total && (done_steps >= 40 || el > 15)) {
+        int was_fixed = fixed_total;
+        if (!fixed_total && rank0 && (done_steps >= 40 || el > 15)) {
             double per = done_steps > 10 ? (tt - t10) / (double)(done_steps - 10) : tt / (double)done_steps;
             /* automatic evaluations: the first one now, to time it; then up to ten more, as
              * many as fit in a tenth of the budget */
@@ -269,18 +295,24 @@ int genc_train_run(genc_trainer *t, const genc_train_family *fam, const genc_run
             if (eval_every == GENC_EVAL_AUTO)
                 eval_every = n_evals < 1 ? 0 : (cfg->steps - t->step) / n_evals > 0 ? (cfg->steps - t->step) / n_evals : 1;
         }
+        if (!was_fixed && ranks > 1) {
+            if (agree_length(cfg, &eval_every, &fixed_total)) goto done;
+            sched.total = cfg->steps;
+            sched.warmup = cfg->warmup;
+        }
         double ips = (double)done_steps * fam->items_per_step / (tt > 0 ? tt : 1e-9);
         if (run->catch_signals) r.signal = g_signal;
         int stop = (run->stop_at > 0 && t->step >= run->stop_at) || (budget > 0 && el >= budget) || r.signal;
+        if (ranks > 1 && agree_stop(&stop, &r.signal)) goto done;
         /* every 10th step, and the last one however the run ends */
-        if (t->step % 10 == 0 || t->step == cfg->steps || stop) {
+        if (rank0 && (t->step % 10 == 0 || t->step == cfg->steps || stop)) {
             double row[6] = {(double)t->step, L.raw_loss ? lv : lu, lr, gn, ips, L.elapsed0 + el};
             genc_csv_row(&L.metrics, row);
         }
         if (L.evals.f && eval_every > 0 && t->step % eval_every == 0 && t->step != evaluated &&
             held_out(&L, fam, run, t->step, &paused))
             goto done;
-        if (run->progress && (now - last > 0.2 || t->step == cfg->steps)) {
+        if (rank0 && run->progress && (now - last > 0.2 || t->step == cfg->steps)) {
             last = now;
             genc_train_progress p = {t->step, fixed_total ? cfg->steps : 0, (float)loss_avg, lr, gn, ips,
                                      L.elapsed0 + el, (double)(cfg->steps - t->step) * tt / (double)done_steps,
@@ -294,7 +326,16 @@ int genc_train_run(genc_trainer *t, const genc_train_family *fam, const genc_run
     release_signals(&L.sig);
     genc_csv_close(&L.metrics);
     genc_csv_close(&L.evals);
-    plot_loss(run->out_dir, fam);
+    if (rank0) plot_loss(run->out_dir, fam);
+    if (ranks > 1 && t->step > start) {
+        /* rank 0's time inside MPI calls: the exchanges and any wait for a slower rank */
+        double secs = genc_time_s() - t0, cs = genc_dist_comm_seconds() - comm_s0;
+        double steps = (double)(t->step - start);
+        genc_run_message(run, "data parallel over %d ranks: %.3g MB all-reduced per step, %.2f ms per step in "
+                         "communication (%.1f%% of the %.1f ms step)", ranks,
+                         (genc_dist_comm_bytes() - comm_b0) / steps / 1e6, 1e3 * cs / steps, 100 * cs / secs,
+                         1e3 * secs / steps);
+    }
     if (r.signal)
         genc_run_message(run, "stopped by %s after step %lld: saved %s; continue with --resume --out %s",
                          r.signal == SIGINT ? "SIGINT" : "SIGTERM", (long long)t->step, L.ckpt, run->out_dir);

@@ -4,11 +4,13 @@
 #include "genc/train.h"
 
 #include <cjson/cJSON.h>
+#include <zlib.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "genc/dist.h"
 #include "nn/json_get.h"
 
 void genc_train_cfg_default(genc_train_cfg *t) {
@@ -153,9 +155,25 @@ int genc_trainer_init(genc_trainer *t, const genc_train_family *fam, const genc_
     return GENC_OK;
 }
 
+/* Under MPI every rank must continue from the same file: its size and CRC-32 are compared
+ * over the ranks (maximum of k and of −k: equal on every rank iff both agree) before anything
+ * trains. A rank that cannot read its file at all fails alone, and the launcher ends the job. */
+static int same_checkpoint_everywhere(const genc_st_file *f) {
+    if (genc_dist_size() == 1) return GENC_OK;
+    uint32_t crc = (uint32_t)crc32_z(0L, f->buffer, f->size);
+    int64_t k = ((int64_t)(f->size & 0x3fffffff) << 32) | crc, v[2] = {k, -k};
+    if (genc_dist_allreduce_max_i64(v, 2)) return GENC_ERR;
+    if (v[0] != -v[1])
+        return genc_set_error("the checkpoint differs between the ranks (rank %d has %zu bytes, CRC-32 %08x): every rank "
+                              "must resume the same file, from a shared folder or an identical copy",
+                              genc_dist_rank(), f->size, crc);
+    return GENC_OK;
+}
+
 int genc_trainer_resume(genc_trainer *t, const genc_train_family *fam, const genc_st_file *f) {
     memset(t, 0, sizeof *t);
     t->ps = fam->params;
+    if (same_checkpoint_everywhere(f)) return GENC_ERR;
     const char *step = genc_st_meta(f, "step");
     char *end = NULL;
     if (genc_train_cfg_from_json(genc_st_meta(f, "train"), &t->cfg)) return GENC_ERR;
@@ -182,21 +200,80 @@ void genc_trainer_continue(genc_trainer *t, int64_t steps, const genc_run_opts *
 }
 
 void genc_trainer_free(genc_trainer *t) {
+    free(t->bucket);
     genc_adamw_free(&t->opt);
     genc_ema_free(&t->ema);
     memset(t, 0, sizeof *t);
 }
 
+/* ---------------------------------------------------------------- data parallelism */
+
+int genc_trainer_check_ranks(const genc_train_cfg *cfg) {
+    int N = genc_dist_size();
+    if (N > 1 && cfg->batch % N)
+        return genc_set_error("--batch %d is the global batch and must divide evenly over the %d ranks "
+                              "(e.g. --batch %d)", cfg->batch, N, (cfg->batch / N + 1) * N);
+    return GENC_OK;
+}
+
+/* The gradient all-reduce: the sum over ranks of each rank's gradient of its mean loss, × 1/N,
+ * is the gradient of the global batch's mean loss. Small tensors travel packed into one
+ * bucket of GENC_DIST_BUCKET floats (one message instead of one per bias); a tensor of a
+ * bucket's size or more goes in place, in bucket-sized pieces. */
+static int reduce_grads(genc_params *ps, void *user) {
+    genc_trainer *t = user;
+    int N = genc_dist_size();
+    int64_t fill = 0;
+    int first = 0; /* the first tensor packed in the bucket */
+    for (int i = 0; i <= ps->n; i++) {
+        genc_tensor *p = i < ps->n ? ps->list[i] : NULL;
+        if (fill > 0 && (!p || fill + p->n > GENC_DIST_BUCKET)) { /* flush */
+            if (genc_dist_allreduce_sum(t->bucket, fill)) return GENC_ERR;
+            int64_t off = 0;
+            for (int j = first; j < i; j++) {
+                if (ps->list[j]->n >= GENC_DIST_BUCKET) continue;
+                memcpy(ps->list[j]->grad, t->bucket + off, sizeof(float) * (size_t)ps->list[j]->n);
+                off += ps->list[j]->n;
+            }
+            fill = 0;
+        }
+        if (!p) break;
+        if (p->n >= GENC_DIST_BUCKET) {
+            if (genc_dist_allreduce_sum(p->grad, p->n)) return GENC_ERR;
+            continue;
+        }
+        if (fill == 0) first = i;
+        memcpy(t->bucket + fill, p->grad, sizeof(float) * (size_t)p->n);
+        fill += p->n;
+    }
+    float inv = 1.0f / (float)N;
+    for (int i = 0; i < ps->n; i++) {
+        float *g = ps->list[i]->grad;
+        for (int64_t j = 0; j < ps->list[i]->n; j++) g[j] *= inv;
+    }
+    return GENC_OK;
+}
+
 int genc_trainer_step(genc_trainer *t, const genc_train_family *fam, genc_ctx *c, float lr, float *loss,
                       float *grad_norm) {
     long long at = (long long)t->step + 1;
+    int N = genc_dist_size(), B = t->cfg.batch;
+    if (genc_trainer_check_ranks(&t->cfg)) return GENC_ERR;
+    if (N > 1 && !t->bucket && !(t->bucket = malloc(sizeof(float) * GENC_DIST_BUCKET)))
+        return genc_set_error("out of memory");
     if (fam->batch(fam->self, &t->rng_data)) return genc_wrap_error("step %lld: next batch", at);
     genc_ctx_reset(c);
     c->rng = t->rng_dropout;
+    if (N > 1) genc_ctx_set_share(c, genc_dist_rank() * (B / N), B / N, B);
     genc_tensor *l = fam->loss(c, fam->self, &t->rng_noise);
     if (!l) return genc_wrap_error("step %lld", at);
-    if (loss) *loss = l->data[0];
-    if (genc_optim_step(c, l, &t->opt, lr, t->cfg.clip, grad_norm)) {
+    /* the reported and checked loss is the mean of the ranks' means: the global batch's mean
+     * (the same value on every rank, so every rank takes the same branch) */
+    double lsum = l->data[0];
+    if (N > 1 && genc_dist_allreduce_sum_f64(&lsum, 1)) return GENC_ERR;
+    float lv = N > 1 ? (float)(lsum / N) : l->data[0];
+    if (loss) *loss = lv;
+    if (genc_optim_step_reduced(c, l, lv, N > 1 ? reduce_grads : NULL, t, &t->opt, lr, t->cfg.clip, grad_norm)) {
         char why[256];
         snprintf(why, sizeof why, "%s", genc_error());
         return genc_set_error("step %lld: %s (lower --lr, raise --warmup or lower --clip)", at, why);

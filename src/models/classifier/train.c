@@ -3,6 +3,7 @@
  * conv and linear weights, the config and data path as JSON, and test accuracy as the
  * held-out metric. Loading a checkpoint for eval, classify and other families is here too. */
 #include "genc/classifier.h"
+#include "genc/dist.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -84,8 +85,10 @@ static int task_batch(void *self, genc_rng *r) {
 static genc_tensor *task_loss(genc_ctx *c, void *self, genc_rng *noise) {
     cls_task *k = self;
     const genc_classifier_config *cfg = &k->m->cfg;
-    genc_tensor *x = genc_wrap(c, k->x, 4, (int[]){k->B, cfg->channels, cfg->height, cfg->width});
-    return genc_classifier_loss(c, k->m, x, k->y);
+    int lo, nb = genc_batch_share(c, k->B, &lo); /* this rank's images (genc/dist.h) */
+    int64_t per = (int64_t)cfg->channels * cfg->height * cfg->width;
+    genc_tensor *x = genc_wrap(c, k->x + lo * per, 4, (int[]){nb, cfg->channels, cfg->height, cfg->width});
+    return genc_classifier_loss(c, k->m, x, k->y + lo);
 }
 
 /* Weight decay on conv kernels and linear weights (rank >= 2); never on biases, norm gains or

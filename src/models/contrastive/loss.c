@@ -6,6 +6,7 @@
  * recomputes them in backward: the memory is O(chunk²) whatever B is (Zhai et al. 2023, §3.3,
  * the "chunked" implementation; here on one device). */
 #include "genc/contrastive.h"
+#include "loss_internal.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -46,25 +47,25 @@ static void block_logits(const float *x, const float *y, int E, int i0, int ni, 
     for (int64_t k = 0; k < (int64_t)ni * nj; k++) z[k] += b;
 }
 
-/* One walk over the chunk × chunk blocks of z, recomputing each block. Forward (g == 0):
- * returns Σ −log σ(ℓ_ij z_ij). Backward (g = dL/dloss): with dL/dz_ij = −ℓ_ij σ(−ℓ_ij z_ij)·g/B,
+/* One walk over the chunk × chunk blocks of z = et·x·yᵀ + b for x [nx, E], y [ny, E]; the
+ * pair (i, j) is positive (ℓ = 1) when i − j = diag, else ℓ = −1 (diag 0 on one process; the
+ * ring of loss_dist.c walks other ranks' text blocks). Forward (g == 0): returns
+ * Σ −log σ(ℓ_ij z_ij). Backward (g = dL/dloss): with dL/dz_ij = −ℓ_ij σ(−ℓ_ij z_ij)·g/B,
  *   dx_i += e^t Σ_j dz_ij y_j,  dy_j += e^t Σ_i dz_ij x_i,
  *   dt += Σ dz_ij (z_ij − b)    (= Σ dz_ij e^t x_i·y_j),   db += Σ dz_ij
- * (gx, gy may be NULL). */
-static double siglip_blocks(genc_ctx *c, const genc_tensor *x, const genc_tensor *y, float et, float bb, int C,
-                            float g, float *gx, float *gy, double *dt, double *db) {
-    int B = genc_dim(x, 0), E = genc_dim(x, 1);
-    float *z = genc_scratch(c, sizeof(float) * (size_t)C * C);
+ * (gx, gy may be NULL). z: scratch of C·C floats. */
+double genc_siglip_walk(const float *x, int nx, const float *y, int ny, int E, int diag, float et, float bb, int C,
+                        float *z, float g, int B, float *gx, float *gy, double *dt, double *db) {
     double sum = 0;
-    for (int i0 = 0; i0 < B; i0 += C) {
-        int ni = B - i0 < C ? B - i0 : C;
-        for (int j0 = 0; j0 < B; j0 += C) {
-            int nj = B - j0 < C ? B - j0 : C;
-            block_logits(x->data, y->data, E, i0, ni, j0, nj, et, bb, z);
+    for (int i0 = 0; i0 < nx; i0 += C) {
+        int ni = nx - i0 < C ? nx - i0 : C;
+        for (int j0 = 0; j0 < ny; j0 += C) {
+            int nj = ny - j0 < C ? ny - j0 : C;
+            block_logits(x, y, E, i0, ni, j0, nj, et, bb, z);
             for (int i = 0; i < ni; i++)
                 for (int j = 0; j < nj; j++) {
                     float *zz = &z[(int64_t)i * nj + j];
-                    double l = (i0 + i == j0 + j) ? 1 : -1;
+                    double l = (i0 + i - (j0 + j) == diag) ? 1 : -1;
                     if (g == 0) {
                         sum += neg_log_sigmoid(l * *zz);
                         continue;
@@ -76,14 +77,22 @@ static double siglip_blocks(genc_ctx *c, const genc_tensor *x, const genc_tensor
                 }
             if (g == 0) continue;
             if (gx)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ni, E, nj, et, z, nj, y->data + (int64_t)j0 * E, E,
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ni, E, nj, et, z, nj, y + (int64_t)j0 * E, E,
                             1.0f, gx + (int64_t)i0 * E, E);
             if (gy)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nj, E, ni, et, z, nj, x->data + (int64_t)i0 * E, E,
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nj, E, ni, et, z, nj, x + (int64_t)i0 * E, E,
                             1.0f, gy + (int64_t)j0 * E, E);
         }
     }
     return sum;
+}
+
+/* the walk over the whole of one process's z [B, B] */
+static double siglip_blocks(genc_ctx *c, const genc_tensor *x, const genc_tensor *y, float et, float bb, int C,
+                            float g, float *gx, float *gy, double *dt, double *db) {
+    int B = genc_dim(x, 0), E = genc_dim(x, 1);
+    float *z = genc_scratch(c, sizeof(float) * (size_t)C * C);
+    return genc_siglip_walk(x->data, B, y->data, B, E, 0, et, bb, C, z, g, B, gx, gy, dt, db);
 }
 
 static void siglip_backward(genc_ctx *c, genc_node *nd) {

@@ -163,7 +163,7 @@ genc_tensor *genc_clip_embed_texts(genc_ctx *c, genc_clip *m, const int32_t *ids
 genc_tensor *genc_clip_pair_loss(genc_ctx *c, genc_clip *m, genc_tensor *x_img, const int32_t *ids, const int *eos) {
     int B = genc_dim(x_img, 0);
     genc_tensor *x = genc_clip_embed_images(c, m, x_img), *y = genc_clip_embed_texts(c, m, ids, eos, B);
-    if (m->cfg.loss == GENC_CLIP_SIGMOID) return genc_siglip_loss(c, x, y, m->scale, m->bias, 0);
+    if (m->cfg.loss == GENC_CLIP_SIGMOID) return genc_siglip_loss_ranks(c, x, y, m->scale, m->bias, 0);
     genc_clip_clamp_scale(m->scale);
-    return genc_clip_loss(c, x, y, m->scale);
+    return genc_clip_loss_ranks(c, x, y, m->scale);
 }

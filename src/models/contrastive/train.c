@@ -2,6 +2,7 @@
  * training-split Fashion-MNIST images, the softmax or sigmoid contrastive loss, weight decay on
  * matrices only, and loading a checkpoint back. */
 #include "genc/contrastive.h"
+#include "genc/dist.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -38,8 +39,11 @@ static genc_tensor *task_loss(genc_ctx *c, void *self, genc_rng *noise) {
     (void)noise;
     clip_task *k = self;
     const genc_clip_config *cfg = &k->m->cfg;
-    genc_tensor *x = genc_wrap(c, k->x, 4, (int[]){k->B, cfg->channels, cfg->height, cfg->width});
-    return genc_clip_pair_loss(c, k->m, x, k->ids, k->eos);
+    /* this rank's pairs (genc/dist.h); the loss exchanges their embeddings with the others */
+    int lo, nb = genc_batch_share(c, k->B, &lo);
+    int64_t per = (int64_t)cfg->channels * cfg->height * cfg->width;
+    genc_tensor *x = genc_wrap(c, k->x + lo * per, 4, (int[]){nb, cfg->channels, cfg->height, cfg->width});
+    return genc_clip_pair_loss(c, k->m, x, k->ids + (int64_t)lo * cfg->ctx, k->eos + lo);
 }
 
 /* matrices (projections, embeddings) decay; biases, gains, the class token, the temperature

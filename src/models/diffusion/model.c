@@ -1,6 +1,7 @@
 /* Diffusion models: configuration (validated, JSON), building the network, the training loss.
  * The networks themselves are in net_mlp.c, net_unet.c and net_dit.c. */
 #include "genc/diffusion.h"
+#include "genc/dist.h"
 #include "nn/json_get.h"
 #include "net.h"
 
@@ -228,6 +229,15 @@ genc_tensor *genc_dmodel_loss(genc_ctx *c, genc_dmodel *m, const float *x0, cons
             float u = genc_rng_uniform(r);
             lab[b] = labels && u >= label_dropout ? labels[b] : cfg->n_classes;
         }
+    }
+    /* the noise of the whole batch is drawn above; this rank denoises its examples (genc/dist.h) */
+    int lo, nb = genc_batch_share(c, B, &lo);
+    if (nb < B) {
+        x = genc_wrap(c, x->data + lo * D, x->ndim, (int[]){nb, x->shape[1], x->shape[2], x->shape[3]});
+        target = genc_wrap(c, target->data + lo * D, target->ndim,
+                           (int[]){nb, target->shape[1], target->shape[2], target->shape[3]});
+        cn += lo;
+        if (lab) lab += lo;
     }
     return genc_mse(c, genc_dmodel_net(c, m, x, cn, lab), target);
 }

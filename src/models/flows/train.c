@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "flows_internal.h"
+#include "genc/dist.h"
 
 typedef struct flow_task {
     genc_flow *f;
@@ -59,14 +60,16 @@ static genc_tensor *task_loss(genc_ctx *c, void *self, genc_rng *noise) {
     int64_t n = (int64_t)k->B * f->D;
     if (f->cfg.toy < 0) genc_rng_fill_uniform(noise, k->u, n);
     genc_flow_preprocess(&f->cfg, k->pix, f->cfg.toy < 0 ? k->u : NULL, k->B, k->y, k->jac);
+    /* the whole batch is dequantised above; this rank scores its examples (genc/dist.h) */
+    int lo, nb = genc_batch_share(c, k->B, &lo);
     double jac = 0;
-    for (int b = 0; b < k->B; b++) jac += k->jac[b];
-    int sh[4] = {k->B, f->cfg.C, f->cfg.H, f->cfg.W};
+    for (int b = lo; b < lo + nb; b++) jac += k->jac[b];
+    int sh[4] = {nb, f->cfg.C, f->cfg.H, f->cfg.W};
     genc_tensor *x = genc_new(c, 4, sh);
-    memcpy(x->data, k->y, sizeof(float) * (size_t)n);
+    memcpy(x->data, k->y + (int64_t)lo * f->D, sizeof(float) * (size_t)((int64_t)nb * f->D));
     genc_tensor *lp = genc_flow_log_prob(c, f, x, NULL);
     double dn = loss_units(f);
-    return genc_add_scalar(c, genc_scale(c, genc_mean(c, lp), (float)(-1.0 / dn)), (float)(-jac / k->B / dn));
+    return genc_add_scalar(c, genc_scale(c, genc_mean(c, lp), (float)(-1.0 / dn)), (float)(-jac / nb / dn));
 }
 
 /* Weight decay (if asked for) on the coupling networks' weights only. */

@@ -4,6 +4,7 @@
  * each block term bounded by the MDLM NELBO with its own level t per (sequence, block).
  * B = 1 is autoregressive, B = L is MDLM. Conventions: masked.h. */
 #include "masked.h"
+#include "genc/dist.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -122,7 +123,10 @@ genc_tensor *genc_bd3_loss(genc_ctx *c, genc_lm *lm, const int32_t *x0, int B, i
     float *u = genc_scratch(c, sizeof(float) * (size_t)n);
     genc_antithetic_t(r, B * nb, lo, hi, t);
     genc_mask_tokens(r, GENC_OBJ_BD3, x0, n, blk, t, xt, w, u);
-    return genc_bd3_loss_given(c, lm, x0, xt, w, B, T, can_one_pass(lm));
+    /* the noise of the whole batch is drawn above; this rank scores its windows (genc/dist.h) */
+    int b0, nbat = genc_batch_share(c, B, &b0);
+    size_t o = (size_t)b0 * T;
+    return genc_bd3_loss_given(c, lm, x0 + o, xt + o, w + o, nbat, T, can_one_pass(lm));
 }
 
 /* Negative ELBO per window (nats): Σ over blocks of LLaDA's exact-count estimator inside the

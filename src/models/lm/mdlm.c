@@ -2,6 +2,7 @@
  * The backbone is the shared transformer with bidirectional attention and no time input: the
  * fraction of MASK tokens tells the network the noise level. Conventions: masked.h. */
 #include "masked.h"
+#include "genc/dist.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -22,10 +23,13 @@ genc_tensor *genc_mdlm_loss(genc_ctx *c, genc_lm *lm, const int32_t *x0, int B, 
     float *u = genc_scratch(c, sizeof(float) * (size_t)n);
     genc_antithetic_t(r, B, lo, hi, t);
     genc_mask_tokens(r, obj, x0, n, T, t, xt, w, u);
+    /* the noise of the whole batch is drawn above; this rank scores its windows (genc/dist.h) */
+    int b0, nb = genc_batch_share(c, B, &b0);
+    size_t o = (size_t)b0 * T;
     genc_tf_run run = {0};
     run.bidirectional = 1;
-    genc_tensor *logits = genc_transformer_forward(c, &lm->model, xt, B, T, &run);
-    return genc_subs_loss(c, logits, x0, xt, w, (float)n);
+    genc_tensor *logits = genc_transformer_forward(c, &lm->model, xt + o, nb, T, &run);
+    return genc_subs_loss(c, logits, x0 + o, xt + o, w + o, (float)((int64_t)nb * T));
 }
 
 /* One Monte-Carlo sample of the negative ELBO of each window, in nats (no clipping).

@@ -2,6 +2,7 @@
  * score entropy loss (a fused op with its backward), the training loss and the Monte-Carlo
  * negative ELBO. Conventions (states, rates, parameterisation): sedd.h. */
 #include "sedd.h"
+#include "genc/dist.h"
 
 #include <math.h>
 #include <string.h>
@@ -242,11 +243,15 @@ static genc_tensor *dse_sample(genc_ctx *c, genc_lm *lm, const int32_t *x0, int 
         weight[b] = (float)w;
         genc_sedd_corrupt(g, x0 + (size_t)b * T, T, sigma[b], u + 2 * (size_t)b * T, xt + (size_t)b * T);
     }
+    /* the noise of the whole batch is drawn above; this rank scores its windows (genc/dist.h;
+     * per_seq, the evaluation's, is never shared) */
+    int b0 = 0, nb = per_seq ? B : genc_batch_share(c, B, &b0);
+    size_t o = (size_t)b0 * T;
     genc_tf_run run = {0};
     run.bidirectional = 1;
-    run.cond = genc_time_embed_m_fwd(c, &lm->time_emb, sigma, B);
-    genc_tensor *out = genc_transformer_forward(c, &lm->model, xt, B, T, &run);
-    return genc_sedd_dse(c, g, out, x0c, xt, sigma, weight, B, T, (float)n, per_seq);
+    run.cond = genc_time_embed_m_fwd(c, &lm->time_emb, sigma + b0, nb);
+    genc_tensor *out = genc_transformer_forward(c, &lm->model, xt + o, nb, T, &run);
+    return genc_sedd_dse(c, g, out, x0c + o, xt + o, sigma + b0, weight + b0, nb, T, (float)((int64_t)nb * T), per_seq);
 }
 
 /* Training loss: E_{t~U[t_lo,t_hi]}[σ̄'(t) Σ_i DSE_i] / (B·T), estimated with one level and one

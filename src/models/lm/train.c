@@ -2,6 +2,7 @@
  * as batches, its objective's loss, its configuration, and weight decay on its matrices; the
  * trainer does the rest. */
 #include "genc/lm.h"
+#include "genc/dist.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -18,9 +19,12 @@ genc_tensor *genc_lm_loss(genc_ctx *c, genc_lm *lm, const int32_t *x, const int3
     case GENC_OBJ_SEDD_UNIFORM: return genc_sedd_loss(c, lm, x, B, T, r);
     default: break;
     }
-    /* AR: mean over the B·T positions of −log p(y_t | x_≤t) */
-    genc_tensor *logits = genc_transformer_forward(c, &lm->model, x, B, T, NULL);
-    return genc_cross_entropy(c, logits, y, -1, 0.f, NULL, 0.f);
+    /* AR: mean over the B·T positions of −log p(y_t | x_≤t), on this rank's windows
+     * (genc/dist.h; all B of them in one process) */
+    int lo, nb = genc_batch_share(c, B, &lo);
+    const int32_t *xs = x + (size_t)lo * T, *ys = y + (size_t)lo * T;
+    genc_tensor *logits = genc_transformer_forward(c, &lm->model, xs, nb, T, NULL);
+    return genc_cross_entropy(c, logits, ys, -1, 0.f, NULL, 0.f);
 }
 
 float genc_lm_step(genc_ctx *c, genc_lm *lm, const int32_t *x, const int32_t *y, int B, int T, float lr,
