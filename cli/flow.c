@@ -14,6 +14,10 @@ static const char TRAIN_HELP[] =
     "                       toy:NAME (2D: checkerboard, 8gaussians, moons, pinwheel, rings,\n"
     "                       swissroll, circles, 2spirals)\n"
     "  --prior P            gaussian | logistic (default: logistic for nice, else gaussian)\n"
+    "  --prior-net N        none | conv: Glow's learned prior, each factored-out half\n"
+    "                       N(mu, sigma^2) from a zero-initialised 3x3 conv of the half that\n"
+    "                       stays, the last one with learned mu, sigma per channel\n"
+    "                       (default: conv for glow on images, else none)\n"
     "  --coupling K         additive | affine (default: additive for nice, else affine)\n"
     "  --depth K            couplings (nice, realnvp) or steps (glow) per level\n"
     "                       (default: 4 nice, 3 realnvp, 4 glow; 8 on 2D data)\n"
@@ -53,6 +57,9 @@ static int flow_flag(args *a, void *state) {
     } else if (flag(a, "--prior")) {
         v = val_str(a, "--prior");
         if (!a->bad && genc_flow_prior_parse(v, &c->prior)) bad(a, "--prior");
+    } else if (flag(a, "--prior-net")) {
+        v = val_str(a, "--prior-net");
+        if (!a->bad && genc_flow_prior_net_parse(v, &c->prior_net)) bad(a, "--prior-net");
     } else if (flag(a, "--coupling")) {
         v = val_str(a, "--coupling");
         if (!a->bad && genc_flow_coupling_parse(v, &c->coupling)) bad(a, "--coupling");
@@ -167,8 +174,9 @@ static void flow_info(const genc_st_file *f) {
         return;
     }
     int match = genc_flow_param_count(&c) == genc_checkpoint_param_count(f);
-    printf("model: %s flow, %s couplings, %s prior, depth %d, %d level%s, width %d, input %s, data %s (%dx%dx%d)%s\n",
-           genc_flow_arch_name(c.arch), genc_flow_coupling_name(c.coupling), genc_flow_prior_name(c.prior), c.depth,
+    printf("model: %s flow, %s couplings, %s prior%s, depth %d, %d level%s, width %d, input %s, data %s (%dx%dx%d)%s\n",
+           genc_flow_arch_name(c.arch), genc_flow_coupling_name(c.coupling), genc_flow_prior_name(c.prior),
+           c.prior_net == GENC_PRIOR_NET_CONV ? " (learned, conv)" : "", c.depth,
            c.levels, c.levels > 1 ? "s" : "", c.width, genc_flow_pre_name(c.pre), c.data, c.C, c.H, c.W,
            match ? "" : " (does NOT match the tensors in the file)");
 }

@@ -1,7 +1,7 @@
 #!/bin/bash
 # genc train/eval/sample flow, genc encode/decode: the commands work end to end, resume is
 # exact for Glow (its ActNorm is initialised once, on the first batch, and not again on
-# resume), encode → decode gives the same pixels back, a divergent learning rate stops with a
+# resume), encode → decode gives the same pixels back (through Glow's learned prior), a divergent learning rate stops with a
 # clear error and leaves no corrupted checkpoint, hostile flags and checkpoints are errors.
 GENC="$1"
 source "$(dirname "$0")/lib_cli.sh"
@@ -25,6 +25,11 @@ expect 0 "bits/dim" -- "$GENC" eval "$W/straight" --n 50
 expect 0 '"bpd"' -- "$GENC" eval "$W/straight" --n 50 --json
 expect 0 "wrote" -- "$GENC" sample "$W/straight" --n 4 --temperature 0.7 --out "$W/s.png"
 expect 0 "wrote" -- "$GENC" sample "$W/straight" --interpolate 0,1 --n 5 --out "$W/i.png"
+# Glow learns its prior by default; --prior-net none is the fixed N(0, I)
+expect 0 "gaussian prior (learned, conv)" -- "$GENC" info "$W/straight"
+expect 0 "saved" -- "$GENC" train flow $tiny --prior-net none --out "$W/fixed"
+if "$GENC" info "$W/fixed" | grep -q "learned"; then fail=$((fail+1)); echo "FAIL: --prior-net none still learned"
+else pass=$((pass+1)); fi
 
 # encode → decode is exact: the first 12 test images as an IDX file, back byte for byte
 "$PY" - "$W/x.idx" <<'EOF'
@@ -49,6 +54,8 @@ expect 2 "genc: error: --arch" -- "$GENC" train flow --arch maf --out "$W/h"
 expect 2 "genc: error: --prior" -- "$GENC" train flow --prior cauchy --out "$W/h"
 expect 2 "genc: error: --depth" -- "$GENC" train flow --depth 0 --out "$W/h"
 expect 2 "genc: error: --input" -- "$GENC" train flow --input sigmoid --out "$W/h"
+expect 2 "genc: error: --prior-net" -- "$GENC" train flow --prior-net mlp --out "$W/h"
+expect 1 "genc: error:.*needs --prior gaussian" -- "$GENC" train flow --prior logistic --prior-net conv --steps 1 --out "$W/h"
 expect 1 "genc: error:.*divisible" -- "$GENC" train flow --levels 3 --steps 1 --out "$W/h"
 expect 1 "genc: error:.*checkerboard" -- "$GENC" train flow --data toy:nope --steps 1 --out "$W/h"
 expect 1 "genc: error:.*levels" -- "$GENC" train flow --arch nice --levels 2 --steps 1 --out "$W/h"

@@ -7,6 +7,8 @@
  *   between every pair of parameterisations;
  * - whole deterministic sampler runs (DDIM η = 0, Euler, Heun, DPM-Solver++(2M), flow Euler,
  *   flow Heun) over the closed-form denoiser of a Gaussian mixture;
+ * - single steps of the stochastic samplers (DDPM fixed-small and fixed-large, DDIM η > 0,
+ *   Euler-ancestral, Heun with churn) with the same given noise;
  * - σ ↔ time inverses of every process, and DDIM with η = 1 equal to DDPM ancestral with the
  *   same noise (the DDIM paper's claim, section 4.1).
  *
@@ -198,6 +200,81 @@ static void samplers(const genc_st_file *F) {
     CHECK(genc_sample(&o1, &d, flowg, 8, a, 32, 2, &r1) == GENC_ERR, "heun on an infinite sigma_max refused");
 }
 
+/* One step of each stochastic sampler with the fixture's noise z, against the paper's formula;
+ * the fixture's cfg also says whether the step takes noise at all. Tolerance: one step is at
+ * most two float32 denoiser calls and a few multiply-adds on states ≤ 100 in magnitude
+ * (x̂ at σ ≤ 42), so rounding stays below ~20 ulp: 2e-6 relative; atol 1e-5 for entries that
+ * cancel towards 0 from states near 40 (float spacing 4e-6 there). Measured worst: 5e-7
+ * absolute. A wrong coefficient or noise scale moves the result by > 1e-2. Then the
+ * whole run of genc_sample equals stepping by hand with the noise drawn as it documents. */
+static void steps(const genc_st_file *F) {
+    genc_gmm g = {.K = 2, .dim = 2, .w = W, .mu = MU, .s = S};
+    genc_denoiser d = {genc_gmm_denoise, &g};
+    double karras[11];
+    genc_karras_sigmas(10, 0.002, 80, 7, karras);
+    struct { const char *name; genc_sampler_kind k; } C[] = {
+        {"ddpm", GENC_DS_DDPM}, {"ddpm_last", GENC_DS_DDPM}, {"ddpm_large", GENC_DS_DDPM},
+        {"ddim_eta", GENC_DS_DDIM}, {"ddim_eta1", GENC_DS_DDIM},
+        {"euler_a", GENC_DS_EULER_A}, {"euler_a_last", GENC_DS_EULER_A},
+        {"heun_churn", GENC_DS_HEUN}, {"heun_churn_out", GENC_DS_HEUN},
+        {"heun_churn_small", GENC_DS_HEUN}, {"heun_churn_last", GENC_DS_HEUN},
+    };
+    for (size_t c = 0; c < sizeof C / sizeof C[0]; c++) {
+        char name[64];
+        int64_t n;
+        snprintf(name, sizeof name, "step.%s.cfg", C[c].name);
+        const float *cfg = get(F, name, &n);
+        genc_sampler_opts o;
+        genc_sampler_opts_default(&o, C[c].k);
+        int i = (int)cfg[0];
+        o.eta = cfg[1];
+        o.large_variance = (int)cfg[2];
+        o.s_churn = cfg[3];
+        o.s_tmin = cfg[4];
+        o.s_tmax = cfg[5];
+        o.s_noise = cfg[6];
+        CHECK(genc_sampler_step_noisy(&o, karras, 10, i) == (int)cfg[7], "%s: takes noise %d, reference %d", C[c].name,
+              genc_sampler_step_noisy(&o, karras, 10, i), (int)cfg[7]);
+        float x[64];
+        snprintf(name, sizeof name, "step.%s.x", C[c].name);
+        memcpy(x, get(F, name, &n), sizeof x);
+        snprintf(name, sizeof name, "step.%s.z", C[c].name);
+        const float *z = get(F, name, &n);
+        CHECK(genc_sampler_step(&o, &d, karras, 10, i, x, 32, 2, z) == GENC_OK, "%s: %s", C[c].name, genc_error());
+        snprintf(name, sizeof name, "step.%s.out", C[c].name);
+        CHECK(tu_close(name, x, get(F, name, &n), 64, 1e-5f, 2e-6f), "%s", name);
+    }
+    genc_sampler_opts o;
+    genc_sampler_opts_default(&o, GENC_DS_DDPM);
+    float x[64] = {0};
+    CHECK(genc_sampler_step(&o, &d, karras, 10, 2, x, 32, 2, NULL) == GENC_ERR, "a noisy step without noise refused");
+    CHECK(genc_sampler_step(&o, &d, karras, 10, 10, x, 32, 2, NULL) == GENC_ERR, "step N refused");
+    genc_sampler_opts_default(&o, GENC_DS_DPMPP_2M);
+    CHECK(genc_sampler_step(&o, &d, karras, 10, 0, x, 32, 2, NULL) == GENC_ERR, "multistep dpmpp-2m refused");
+
+    /* genc_sample = genc_sampler_step with n·dim normals drawn before each noisy step */
+    const genc_sampler_kind K[] = {GENC_DS_DDPM, GENC_DS_DDIM, GENC_DS_EULER_A, GENC_DS_HEUN};
+    for (int k = 0; k < 4; k++) {
+        genc_sampler_opts_default(&o, K[k]);
+        o.eta = 0.5;
+        o.s_churn = 5;
+        float a[64], b[64], z[64];
+        genc_rng r = genc_rng_make(11, 0), q = genc_rng_make(11, 0);
+        genc_rng_fill_normal(&r, a, 64, 0, 1);
+        memcpy(b, a, sizeof b);
+        genc_sample(&o, &d, karras, 10, a, 32, 2, &r);
+        double b0 = K[k] == GENC_DS_DDPM || K[k] == GENC_DS_DDIM ? 80 / sqrt(1 + 80.0 * 80) : 80;
+        for (int j = 0; j < 64; j++) b[j] *= (float)b0;
+        genc_rng_fill_normal(&q, z, 64, 0, 1);   /* r's initial draw */
+        for (int i = 0; i < 10; i++) {
+            int noisy = genc_sampler_step_noisy(&o, karras, 10, i);
+            if (noisy) genc_rng_fill_normal(&q, z, 64, 0, 1);
+            genc_sampler_step(&o, &d, karras, 10, i, b, 32, 2, noisy ? z : NULL);
+        }
+        CHECK(memcmp(a, b, sizeof a) == 0, "%s: genc_sample differs from its steps", genc_diffusion_sampler_name(K[k]));
+    }
+}
+
 int main(void) {
     genc_st_file F;
     if (tu_fixture("diffusion.py", "diffusion_fixture.safetensors", &F) != GENC_OK) return tu_finish();
@@ -205,6 +282,7 @@ int main(void) {
     inverses();
     preds(&F);
     samplers(&F);
+    steps(&F);
     genc_st_free(&F);
     for (int i = 0; i < n_kept; i++) free(kept[i]);
     return tu_finish();

@@ -152,7 +152,9 @@ static void flow_map(genc_ctx *c, void *u, const float *x, int B, float *out) {
     genc_flow_log_prob(c, f, xt, out);
 }
 
-/* The whole flow: inverse(z(x)) == x, and log p(x) − log p_Z(z) = numeric log|det ∂z/∂x|. */
+/* The whole flow: inverse(z(x)) == x, and log p(x) − log p_Z(z) = numeric log|det ∂z/∂x|.
+ * With the learned prior z is the standardised latent ε, so the same identity checks the
+ * prior's (μ, logs) too: log N(z; μ, e^{2 logs}) = log N(ε; 0, I) + log|det ∂ε/∂z|. */
 static void check_flow(genc_flow *f, const char *what) {
     genc_ctx *c = genc_ctx_new(0);
     int B = 2, n = (int)f->D;
@@ -340,17 +342,21 @@ int main(void) {
         int toy;
         genc_flow_coupling k;
         const char *what;
+        int prior_net;   /* -1: the architecture's default */
     } cases[] = {
-        {GENC_FLOW_NICE, 0, GENC_COUPLING_ADDITIVE, "nice additive (images)"},
-        {GENC_FLOW_NICE, 1, GENC_COUPLING_AFFINE, "nice affine (2D)"},
-        {GENC_FLOW_REALNVP, 0, GENC_COUPLING_AFFINE, "realnvp affine (images)"},
-        {GENC_FLOW_REALNVP, 0, GENC_COUPLING_ADDITIVE, "realnvp additive (images)"},
-        {GENC_FLOW_REALNVP, 1, GENC_COUPLING_AFFINE, "realnvp (2D)"},
-        {GENC_FLOW_GLOW, 0, GENC_COUPLING_AFFINE, "glow (images)"},
-        {GENC_FLOW_GLOW, 1, GENC_COUPLING_AFFINE, "glow (2D)"},
+        {GENC_FLOW_NICE, 0, GENC_COUPLING_ADDITIVE, "nice additive (images)", -1},
+        {GENC_FLOW_NICE, 1, GENC_COUPLING_AFFINE, "nice affine (2D)", -1},
+        {GENC_FLOW_REALNVP, 0, GENC_COUPLING_AFFINE, "realnvp affine (images)", -1},
+        {GENC_FLOW_REALNVP, 0, GENC_COUPLING_ADDITIVE, "realnvp additive (images)", -1},
+        {GENC_FLOW_REALNVP, 1, GENC_COUPLING_AFFINE, "realnvp (2D)", -1},
+        {GENC_FLOW_GLOW, 0, GENC_COUPLING_AFFINE, "glow (images, learned prior)", -1},
+        {GENC_FLOW_GLOW, 0, GENC_COUPLING_AFFINE, "glow (images, no prior net)", GENC_PRIOR_NET_NONE},
+        {GENC_FLOW_GLOW, 1, GENC_COUPLING_AFFINE, "glow (2D)", -1},
+        {GENC_FLOW_GLOW, 1, GENC_COUPLING_AFFINE, "glow (2D, learned top)", GENC_PRIOR_NET_CONV},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         genc_flow_config cfg = small_cfg(cases[k].arch, cases[k].toy, cases[k].k);
+        if (cases[k].prior_net >= 0) cfg.prior_net = (genc_flow_prior_net)cases[k].prior_net;
         genc_flow f;
         if (genc_flow_init(&f, &cfg, 1)) {
             CHECK(0, "%s: init: %s", cases[k].what, genc_error());

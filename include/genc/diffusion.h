@@ -192,10 +192,23 @@ void genc_sampler_opts_default(genc_sampler_opts *o, genc_sampler_kind k);
 
 /* Run the sampler over sig[0..N] (genc_sample_sigmas) on n points of dimension dim. x holds the
  * initial noise ε ~ N(0, I) on entry and the samples on exit; fresh noise (ancestral
- * samplers, churn) comes from r. GENC_ERR when the denoiser fails or the grid does not suit
- * the sampler (an infinite sig[0] for a σ-space sampler). */
+ * samplers, churn) comes from r: n·dim normals before each step that takes noise
+ * (genc_sampler_step_noisy), in step order. GENC_ERR when the denoiser fails or the grid does
+ * not suit the sampler (an infinite sig[0] for a σ-space sampler). */
 int genc_sample(const genc_sampler_opts *o, const genc_denoiser *d, const double *sig, int N, float *x,
                 int64_t n, int dim, genc_rng *r);
+
+/* Whether step i (sig[i] → sig[i+1]) of an N-step run adds fresh noise: ddpm into σ' > 0,
+ * ddim with η > 0 into σ' > 0, euler-a when σ_up > 0, heun when churn applies at sig[i]. */
+int genc_sampler_step_noisy(const genc_sampler_opts *o, const double *sig, int N, int i);
+
+/* One step i of an N-step run, exactly as genc_sample takes it: x[n·dim] in the sampler's
+ * normalisation at sig[i] (x̂ = x/α for euler, euler-a, heun; variance preserving for ddpm,
+ * ddim; the flow path for flow-*) becomes the state at sig[i+1]. z[n·dim] is the step's unit
+ * noise, read when genc_sampler_step_noisy (may be NULL otherwise). dpmpp-2m, being multistep,
+ * is refused, as are i outside 0..N−1 and a missing z. */
+int genc_sampler_step(const genc_sampler_opts *o, const genc_denoiser *d, const double *sig, int N, int i,
+                      float *x, int64_t n, int dim, const float *z);
 
 /* ---------------------------------------------------------------- likelihood (likelihood.c)
  * The probability-flow ODE dx̂/dσ = (x̂ − D(x̂; σ))/σ carries data at σmin to N(0, σmax²·I) at

@@ -23,6 +23,12 @@ typedef enum genc_flow_coupling { GENC_COUPLING_ADDITIVE = 0, GENC_COUPLING_AFFI
 /* How dequantised pixels x ∈ [0, 1) enter the flow: as they are (NICE), centred x − ½ (Glow),
  * or RealNVP's logit(α + (1 − α)·x) whose log-Jacobian is counted in the likelihood. */
 typedef enum genc_flow_pre { GENC_PRE_NONE = 0, GENC_PRE_CENTER, GENC_PRE_LOGIT } genc_flow_pre;
+/* Glow's learned prior (Kingma & Dhariwal 2018, their code's split prior and learned top):
+ * none, or conv — each factored-out piece z ~ N(μ, diag e^{2·logs}) with (μ, logs) from a
+ * zero-initialised 3×3 convolution of the half that stays in the flow, and the final piece
+ * with a learned (μ, logs) per channel (what a convolution of zeros reduces to: its bias).
+ * Zero-initialised, it starts as the standard Gaussian. Gaussian prior only. */
+typedef enum genc_flow_prior_net { GENC_PRIOR_NET_NONE = 0, GENC_PRIOR_NET_CONV } genc_flow_prior_net;
 
 const char *genc_flow_arch_name(genc_flow_arch a);
 int genc_flow_arch_parse(const char *s, genc_flow_arch *a);
@@ -32,6 +38,8 @@ const char *genc_flow_coupling_name(genc_flow_coupling k);
 int genc_flow_coupling_parse(const char *s, genc_flow_coupling *k);
 const char *genc_flow_pre_name(genc_flow_pre p);
 int genc_flow_pre_parse(const char *s, genc_flow_pre *p);
+const char *genc_flow_prior_net_name(genc_flow_prior_net p);
+int genc_flow_prior_net_parse(const char *s, genc_flow_prior_net *p);
 
 /* The model and its data. data is "toy:NAME", "fashion-mnist" or the path of an IDX file. */
 typedef struct genc_flow_config {
@@ -39,6 +47,8 @@ typedef struct genc_flow_config {
     genc_flow_coupling coupling;
     genc_flow_prior prior;
     genc_flow_pre pre;
+    genc_flow_prior_net prior_net;  /* conv for Glow on images, else none; absent in a
+                                       checkpoint's config (older runs): none */
     float logit_alpha;        /* GENC_PRE_LOGIT: 0.05 */
     int depth;                /* couplings (NICE, RealNVP stages) or steps (Glow) per level */
     int levels;               /* multi-scale levels (images; NICE and 2D: 1) */
@@ -50,7 +60,7 @@ typedef struct genc_flow_config {
     char data[512];
 } genc_flow_config;
 
-/* Unset fields (depth, levels, width, hidden, scale_bound ≤ 0; coupling, prior, pre < 0) get
+/* Unset fields (depth, levels, width, hidden, scale_bound ≤ 0; coupling, prior, pre, prior_net < 0) get
  * the architecture's defaults for the data shape already in cfg (C, H, W, toy). */
 void genc_flow_config_resolve(genc_flow_config *cfg);
 /* Everything unset, for an architecture (then set data, shape and overrides, and resolve). */
@@ -68,7 +78,9 @@ typedef enum genc_flow_layer_kind {
     GENC_FL_COUPLING_CB,      /* checkerboard mask over pixels */
     GENC_FL_SCALE,            /* NICE's diagonal scaling y = exp(s)·x, s[C·H·W]; log-det Σ s */
     GENC_FL_SQUEEZE,          /* [C, H, W] → [4C, H/2, W/2] (genc_space_to_depth) */
-    GENC_FL_SPLIT,            /* factor out the last C/2 channels into the latent */
+    GENC_FL_SPLIT,            /* factor out the last C/2 channels into the latent; with the
+                                 learned prior, p0 [2·⌊C/2⌋, C − C/2, 3, 3] and p1 [2·⌊C/2⌋]
+                                 are its conv */
     GENC_FL_FLATTEN,          /* [C, H, W] → [C·H·W, 1, 1] (a view) */
 } genc_flow_layer_kind;
 
@@ -96,6 +108,7 @@ typedef struct genc_flow {
     int64_t D;                /* dimensions of x (= of z) */
     int64_t zoff_final;       /* where the last piece starts in an example's latent */
     int Cz, Hz, Wz;           /* shape of the last piece */
+    genc_tensor *top;         /* learned prior: the last piece's (μ, logs) per channel [2·Cz] */
     int actnorm_pending;      /* 1 until the first training batch has initialised the ActNorms
                                  (and NICE's scaling: docs/flows.md) */
 } genc_flow;
@@ -117,14 +130,19 @@ genc_tensor *genc_flow_layer_inverse(genc_ctx *c, genc_flow *f, int i, genc_tens
 
 /* log p(x) per example [B] of x[B, C, H, W] in the flow's input space (after preprocessing):
  * prior of every latent piece plus every log-det. z (may be NULL) receives the flat latent
- * [B·D]. With actnorm_pending set, each ActNorm (and scaling) is initialised from its input
- * first, then the flag is cleared. */
+ * [B·D]: each piece standardised by its prior, ε = (z − μ)·e^{−logs} (the piece itself
+ * without a learned prior), so that the latent is always N(0, I) under the model and
+ * log p(x) = log N(ε; 0, I) + log|det ∂ε/∂x|. With actnorm_pending set, each ActNorm (and
+ * scaling) is initialised from its input first, then the flag is cleared. */
 genc_tensor *genc_flow_log_prob(genc_ctx *c, genc_flow *f, genc_tensor *x, float *z);
-/* The inverse of the whole flow: z[B·D] → x[B, C, H, W] in the flow's input space. */
+/* The inverse of the whole flow: the standardised latent z[B·D] (as genc_flow_log_prob
+ * writes it) → x[B, C, H, W] in the flow's input space; with a learned prior each piece is
+ * μ + e^{logs}·ε, its (μ, logs) from the part of x already decoded. */
 genc_tensor *genc_flow_inverse(genc_ctx *c, genc_flow *f, const float *z, int B);
 /* Prior log-density summed per example: x[B, ...] → [B]. */
 genc_tensor *genc_flow_prior_logp(genc_ctx *c, genc_flow_prior p, genc_tensor *x);
-/* Draw n latent values from the prior with standard deviation scaled by temperature. */
+/* Draw n standardised latent values with standard deviation scaled by temperature (decoded by
+ * genc_flow_inverse, a learned prior then gives pieces μ + T·e^{logs}·ε). */
 void genc_flow_prior_sample(genc_flow_prior p, genc_rng *r, float temperature, float *z, int64_t n);
 
 /* ---------------------------------------------------------------- data space ↔ flow space

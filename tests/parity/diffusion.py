@@ -7,7 +7,9 @@ Written from the papers' formulas, in float64, independently of the C code:
 - the parameterisation targets (ε, x0, v, velocity, EDM F);
 - whole runs of the deterministic samplers (DDIM η=0, Euler, Heun, DPM-Solver++(2M),
   flow Euler, flow Heun) with the closed-form denoiser of a two-component Gaussian mixture,
-  written as in each paper (k-diffusion style for σ-space samplers)."""
+  written as in each paper (k-diffusion style for σ-space samplers);
+- single steps of the stochastic samplers (DDPM fixed-small and fixed-large variance, DDIM
+  with η > 0, Euler-ancestral, Heun with EDM's churn) with given noise."""
 import math
 import os
 import sys
@@ -171,5 +173,84 @@ ts = [3 * (1 - i / 8) / (1 + 2 * (1 - i / 8)) for i in range(9)]
 T["samp.flow_t"] = torch.tensor(ts)
 T["samp.flow_euler"] = run_flow(x_init, ts, False)
 T["samp.flow_heun"] = run_flow(x_init, ts, True)
+
+
+
+# ---- single steps of the stochastic samplers, with given unit noise z, each as its paper
+# writes it. cfg = [i, eta, large_variance, S_churn, S_tmin, S_tmax, S_noise, noisy] on the
+# Karras grid ks (N = 10); x is the state at σ_i in the sampler's normalisation.
+def f32(t):
+    return t.float().double()   # inputs as the fixture stores them, so both sides start equal
+
+
+def step_ddpm(x, z, s, sn, large):
+    # Ho et al. 2020, eqs. 6-7, between ᾱ = ᾱ_t and ᾱ' = ᾱ_{t-1} of a strided grid
+    ab, abn = vp(s)[0] ** 2, vp(sn)[0] ** 2
+    alpha_t = ab / abn
+    beta_t = 1 - alpha_t
+    x0 = D(x, math.sqrt(ab), math.sqrt(1 - ab))
+    mean = (math.sqrt(abn) * beta_t / (1 - ab)) * x0 + (math.sqrt(alpha_t) * (1 - abn) / (1 - ab)) * x
+    var = beta_t if large else (1 - abn) / (1 - ab) * beta_t
+    return mean + math.sqrt(var) * z if sn > 0 else mean, sn > 0
+
+
+def step_ddim(x, z, s, sn, eta):
+    # Song et al. 2021, eq. 12 with σ_t(η) of eq. 16
+    ab, abn = vp(s)[0] ** 2, vp(sn)[0] ** 2
+    x0 = D(x, math.sqrt(ab), math.sqrt(1 - ab))
+    e = (x - math.sqrt(ab) * x0) / math.sqrt(1 - ab)
+    st = eta * math.sqrt((1 - abn) / (1 - ab)) * math.sqrt(1 - ab / abn) if sn > 0 else 0.0
+    return math.sqrt(abn) * x0 + math.sqrt(1 - abn - st ** 2) * e + st * z, st > 0
+
+
+def step_euler_a(x, z, s, sn):
+    # k-diffusion's get_ancestral_step (η = 1) and sample_euler_ancestral
+    up = min(sn, math.sqrt(sn ** 2 * (s ** 2 - sn ** 2) / s ** 2))
+    down = math.sqrt(sn ** 2 - up ** 2)
+    d = (x - D(x, 1.0, s)) / s
+    return x + d * (down - s) + z * up, up > 0
+
+
+def step_heun(x, z, s, sn, N, churn, tmin, tmax, snoise):
+    # Karras et al. 2022, Algorithm 2, lines 4-10
+    gamma = min(churn / N, math.sqrt(2) - 1) if tmin <= s <= tmax else 0.0
+    th = s + gamma * s
+    xh = x + math.sqrt(th ** 2 - s ** 2) * snoise * z
+    d = (xh - D(xh, 1.0, th)) / th
+    xn = xh + (sn - th) * d
+    if sn != 0:
+        d2 = (xn - D(xn, 1.0, sn)) / sn
+        xn = xh + (sn - th) * (0.5 * d + 0.5 * d2)
+    return xn, gamma > 0
+
+
+inf = float("inf")
+STEPS = {  # name: (i, eta, large, churn, tmin, tmax, snoise)
+    "ddpm": (2, 0, 0, 0, 0, inf, 1), "ddpm_last": (9, 0, 0, 0, 0, inf, 1),
+    "ddpm_large": (4, 0, 1, 0, 0, inf, 1),
+    "ddim_eta": (3, 0.5, 0, 0, 0, inf, 1), "ddim_eta1": (6, 1.0, 0, 0, 0, inf, 1),
+    "euler_a": (2, 0, 0, 0, 0, inf, 1), "euler_a_last": (9, 0, 0, 0, 0, inf, 1),
+    "heun_churn": (3, 0, 0, 40, 0.05, 50, 1.007), "heun_churn_out": (0, 0, 0, 40, 0.05, 50, 1.007),
+    "heun_churn_small": (5, 0, 0, 2, 0, inf, 1), "heun_churn_last": (9, 0, 0, 40, 0, inf, 1),
+}
+for name, (i, eta, large, churn, tmin, tmax, snoise) in STEPS.items():
+    s, sn = ks[i], ks[i + 1]
+    vp_space = name.startswith("dd")
+    a, b = vp(s) if vp_space else (1.0, s)
+    x0 = torch.randn(32, 2, generator=g) * 0.8
+    x = f32(a * x0 + b * torch.randn(32, 2, generator=g))
+    z = f32(torch.randn(32, 2, generator=g))
+    if name.startswith("ddpm"):
+        out, noisy = step_ddpm(x, z, s, sn, large)
+    elif name.startswith("ddim"):
+        out, noisy = step_ddim(x, z, s, sn, eta)
+    elif name.startswith("euler_a"):
+        out, noisy = step_euler_a(x, z, s, sn)
+    else:
+        out, noisy = step_heun(x, z, s, sn, len(ks) - 1, churn, tmin, tmax, snoise)
+    T[f"step.{name}.cfg"] = torch.tensor([i, eta, large, churn, tmin, min(tmax, 1e30), snoise, float(noisy)])
+    T[f"step.{name}.x"] = x
+    T[f"step.{name}.z"] = z
+    T[f"step.{name}.out"] = out
 
 save(out_path(), T)

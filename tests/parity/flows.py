@@ -5,7 +5,11 @@ from the layer definitions in docs/flows.md with torch ops: squeeze is pixel_uns
 1x1 convolution is assembled from its LU factors, couplings use tanh-bounded scales. For
 8-bit inputs v with noise u the fixture holds log p(v + u) per example (flow log-likelihood
 plus the preprocessing's log-Jacobian minus D ln 256) and the gradient of
-loss = -mean(log p) / D for every trained tensor."""
+loss = -mean(log p) / D for every trained tensor.
+
+Glow's learned prior (prior_net "conv", Kingma & Dhariwal 2018): a factored-out piece z is
+scored by N(mu, exp(logs)^2) with (mu, logs) = conv3x3(the kept half) split on channels,
+the last piece by learned per-channel (mu, logs) ("prior.top")."""
 import math
 
 import torch
@@ -16,12 +20,14 @@ from fixture import out_path, save
 torch.manual_seed(0)
 torch.set_default_dtype(torch.float64)   # the reference in double; genc runs in float
 
-# name: (arch, coupling, prior, pre, C, H, W, depth, levels, width, hidden, toy)
+# name: (arch, coupling, prior, pre, C, H, W, depth, levels, width, hidden, toy, prior_net)
 CASES = {
-    "nice": ("nice", "additive", "logistic", "none", 1, 4, 4, 4, 1, 8, 2, False),
-    "realnvp": ("realnvp", "affine", "gaussian", "logit", 1, 4, 4, 2, 2, 8, 3, False),
-    "glow": ("glow", "affine", "gaussian", "center", 1, 4, 4, 2, 2, 8, 3, False),
-    "glow2d": ("glow", "affine", "gaussian", "none", 2, 1, 1, 2, 1, 8, 2, True),
+    "nice": ("nice", "additive", "logistic", "none", 1, 4, 4, 4, 1, 8, 2, False, "none"),
+    "realnvp": ("realnvp", "affine", "gaussian", "logit", 1, 4, 4, 2, 2, 8, 3, False, "none"),
+    "glow": ("glow", "affine", "gaussian", "center", 1, 4, 4, 2, 2, 8, 3, False, "none"),
+    "glow_prior": ("glow", "affine", "gaussian", "center", 1, 16, 16, 2, 3, 8, 3, False, "conv"),
+    "glow2d": ("glow", "affine", "gaussian", "none", 2, 1, 1, 2, 1, 8, 2, True, "none"),
+    "glow2d_prior": ("glow", "affine", "gaussian", "none", 2, 1, 1, 2, 1, 8, 2, True, "conv"),
 }
 ALPHA = 0.05
 
@@ -72,6 +78,18 @@ def plan(arch, C, H, W, depth, levels, toy):
     return out
 
 
+def out_shape(layers):
+    """The shape that leaves the last layer: the last latent piece."""
+    kind, c, h, w, _ = layers[-1]
+    if kind == "squeeze":
+        return c * 4, h // 2, w // 2
+    if kind == "split":
+        return c - c // 2, h, w
+    if kind == "flatten":
+        return c * h * w, 1, 1
+    return c, h, w
+
+
 def coupling_dims(kind, C, parity, affine):
     if kind == "cb":
         cin = ct = C
@@ -81,12 +99,16 @@ def coupling_dims(kind, C, parity, affine):
     return cin, ct, 2 * ct if affine else ct
 
 
-def make_params(layers, affine, width, hidden):
+def make_params(layers, affine, width, hidden, prior_net="none"):
     P = {}
     r = lambda *s: (0.2 * torch.randn(*s)).requires_grad_()
+    if prior_net == "conv":
+        P["prior.top"] = r(2 * out_shape(layers)[0])
     for i, (kind, C, H, W, parity) in enumerate(layers):
         p = "layers.%d." % i
-        if kind == "actnorm":
+        if kind == "split" and prior_net == "conv":
+            P[p + "prior.weight"], P[p + "prior.bias"] = r(2 * (C // 2), C - C // 2, 3, 3), r(2 * (C // 2))
+        elif kind == "actnorm":
             P[p + "bias"], P[p + "logs"] = r(C), r(C)
         elif kind == "invconv":
             P[p + "lower"], P[p + "upper"], P[p + "log_s"] = r(C, C), r(C, C), r(C)
@@ -126,7 +148,13 @@ def prior(z, kind):
     return (-F.softplus(z) - F.softplus(-z)).sum(1)
 
 
-def log_prob(P, layers, x, affine, hidden, prior_kind):
+def gaussian(z, mean, logs):
+    """log N(z; mean, exp(logs)^2) summed per example."""
+    e = (z - mean) * torch.exp(-logs)
+    return (-0.5 * e * e - logs - 0.5 * math.log(2 * math.pi)).reshape(z.shape[0], -1).sum(1)
+
+
+def log_prob(P, layers, x, affine, hidden, prior_kind, prior_net="none"):
     B = x.shape[0]
     logdet = torch.zeros(B)
     lp = torch.zeros(B)
@@ -138,7 +166,11 @@ def log_prob(P, layers, x, affine, hidden, prior_kind):
             x = x.reshape(B, -1, 1, 1)
         elif kind == "split":
             keep = C - C // 2
-            lp = lp + prior(x[:, keep:], prior_kind)
+            if prior_net == "conv":
+                ml = F.conv2d(x[:, :keep], P[p + "prior.weight"], P[p + "prior.bias"], padding=1)
+                lp = lp + gaussian(x[:, keep:], ml[:, : C // 2], ml[:, C // 2:])
+            else:
+                lp = lp + prior(x[:, keep:], prior_kind)
             x = x[:, :keep]
         elif kind == "actnorm":
             x = (x + P[p + "bias"].view(1, C, 1, 1)) * torch.exp(P[p + "logs"].view(1, C, 1, 1))
@@ -178,6 +210,10 @@ def log_prob(P, layers, x, affine, hidden, prior_kind):
                 x = y
             else:
                 x = torch.cat([y, xc] if parity else [xc, y], 1)
+    if prior_net == "conv":
+        n = x.shape[1]
+        top = P["prior.top"]
+        return lp + gaussian(x, top[:n].view(1, n, 1, 1), top[n:].view(1, n, 1, 1)) + logdet
     return lp + prior(x, prior_kind) + logdet
 
 
@@ -199,10 +235,10 @@ def preprocess(v, u, pre, toy):
 def main():
     out = {}
     B = 3
-    for name, (arch, coupling, prior_kind, pre, C, H, W, depth, levels, width, hidden, toy) in CASES.items():
+    for name, (arch, coupling, prior_kind, pre, C, H, W, depth, levels, width, hidden, toy, pnet) in CASES.items():
         affine = coupling == "affine"
         layers = plan(arch, C, H, W, depth, levels, toy)
-        P = make_params(layers, affine, width, hidden)
+        P = make_params(layers, affine, width, hidden, pnet)
         if toy:
             v = torch.randn(B, C, H, W)
             u = torch.zeros(B, C, H, W)
@@ -210,7 +246,7 @@ def main():
             v = torch.randint(0, 256, (B, C, H, W)).double()
             u = torch.rand(B, C, H, W)
         y, lj = preprocess(v, u, pre, toy)
-        logp = log_prob(P, layers, y, affine, hidden, prior_kind) + lj
+        logp = log_prob(P, layers, y, affine, hidden, prior_kind, pnet) + lj
         D = C * H * W
         loss = -logp.mean() / (1 if toy else D)
         loss.backward()

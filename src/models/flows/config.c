@@ -16,6 +16,7 @@ static const char *const ARCH[] = {"nice", "realnvp", "glow"};
 static const char *const PRIOR[] = {"gaussian", "logistic"};
 static const char *const COUPLING[] = {"additive", "affine"};
 static const char *const PRE[] = {"none", "center", "logit"};
+static const char *const PRIOR_NET[] = {"none", "conv"};
 
 static int parse_name(const char *s, const char *const *names, int n, const char *what, int *out) {
     for (int i = 0; i < n; i++)
@@ -32,9 +33,13 @@ const char *genc_flow_arch_name(genc_flow_arch a) { return (unsigned)a < 3 ? ARC
 const char *genc_flow_prior_name(genc_flow_prior p) { return (unsigned)p < 2 ? PRIOR[p] : "?"; }
 const char *genc_flow_coupling_name(genc_flow_coupling k) { return (unsigned)k < 2 ? COUPLING[k] : "?"; }
 const char *genc_flow_pre_name(genc_flow_pre p) { return (unsigned)p < 3 ? PRE[p] : "?"; }
+const char *genc_flow_prior_net_name(genc_flow_prior_net p) { return (unsigned)p < 2 ? PRIOR_NET[p] : "?"; }
 int genc_flow_arch_parse(const char *s, genc_flow_arch *a) { return parse_name(s, ARCH, 3, "architecture", (int *)a); }
 int genc_flow_prior_parse(const char *s, genc_flow_prior *p) { return parse_name(s, PRIOR, 2, "prior", (int *)p); }
 int genc_flow_pre_parse(const char *s, genc_flow_pre *p) { return parse_name(s, PRE, 3, "input", (int *)p); }
+int genc_flow_prior_net_parse(const char *s, genc_flow_prior_net *p) {
+    return parse_name(s, PRIOR_NET, 2, "prior network", (int *)p);
+}
 int genc_flow_coupling_parse(const char *s, genc_flow_coupling *k) {
     return parse_name(s, COUPLING, 2, "coupling", (int *)k);
 }
@@ -45,6 +50,7 @@ void genc_flow_config_unset(genc_flow_config *cfg, genc_flow_arch arch) {
     cfg->coupling = (genc_flow_coupling)-1;
     cfg->prior = (genc_flow_prior)-1;
     cfg->pre = (genc_flow_pre)-1;
+    cfg->prior_net = (genc_flow_prior_net)-1;
     cfg->toy = -1;
     cfg->C = cfg->H = cfg->W = 1;
 }
@@ -58,6 +64,11 @@ void genc_flow_config_resolve(genc_flow_config *cfg) {
     if ((int)cfg->coupling < 0) cfg->coupling = nice ? GENC_COUPLING_ADDITIVE : GENC_COUPLING_AFFINE;
     if ((int)cfg->prior < 0) cfg->prior = nice ? GENC_PRIOR_LOGISTIC : GENC_PRIOR_GAUSSIAN;
     if ((int)cfg->pre < 0) cfg->pre = toy || nice ? GENC_PRE_NONE : glow ? GENC_PRE_CENTER : GENC_PRE_LOGIT;
+    /* Glow's learned prior on its multi-scale image flows (a Gaussian: not with --prior
+     * logistic); on 2D there is nothing to factor out and it would be one learned diagonal
+     * Gaussian at the end */
+    if ((int)cfg->prior_net < 0)
+        cfg->prior_net = glow && !toy && cfg->prior == GENC_PRIOR_GAUSSIAN ? GENC_PRIOR_NET_CONV : GENC_PRIOR_NET_NONE;
     if (cfg->logit_alpha <= 0) cfg->logit_alpha = 0.05f;
     if (cfg->scale_bound <= 0) cfg->scale_bound = 1.0f;
     if (cfg->depth <= 0) cfg->depth = toy ? 8 : nice ? 4 : glow ? 4 : 3;
@@ -69,6 +80,9 @@ void genc_flow_config_resolve(genc_flow_config *cfg) {
 int genc_flow_config_validate(const genc_flow_config *c) {
     if ((unsigned)c->arch > 2 || (unsigned)c->coupling > 1 || (unsigned)c->prior > 1 || (unsigned)c->pre > 2)
         return genc_set_error("flow config: unknown architecture, coupling, prior or preprocessing");
+    if ((unsigned)c->prior_net > 1) return genc_set_error("flow config: unknown prior network");
+    if (c->prior_net == GENC_PRIOR_NET_CONV && c->prior != GENC_PRIOR_GAUSSIAN)
+        return genc_set_error("--prior-net conv learns a Gaussian's mean and scale: it needs --prior gaussian");
     if (c->depth < 1 || c->depth > 64) return genc_set_error("--depth %d out of range [1, 64]", c->depth);
     if (c->levels < 1 || c->levels > 6) return genc_set_error("--levels %d out of range [1, 6]", c->levels);
     if (c->width < 1 || c->width > 4096) return genc_set_error("--width %d out of range [1, 4096]", c->width);
@@ -102,6 +116,7 @@ char *genc_flow_config_to_json(const genc_flow_config *c) {
     cJSON_AddStringToObject(o, "coupling", genc_flow_coupling_name(c->coupling));
     cJSON_AddStringToObject(o, "prior", genc_flow_prior_name(c->prior));
     cJSON_AddStringToObject(o, "pre", genc_flow_pre_name(c->pre));
+    cJSON_AddStringToObject(o, "prior_net", genc_flow_prior_net_name(c->prior_net));
     cJSON_AddNumberToObject(o, "logit_alpha", genc_json_float(c->logit_alpha));
     cJSON_AddNumberToObject(o, "depth", c->depth);
     cJSON_AddNumberToObject(o, "levels", c->levels);
@@ -132,11 +147,13 @@ int genc_flow_config_from_json(const char *json, genc_flow_config *c) {
         return genc_set_error("flow config: not a JSON object");
     }
     genc_flow_config_unset(c, GENC_FLOW_NICE);
-    int arch, coup, prior, pre;
-    const char *toy = NULL, *data = NULL;
+    int arch, coup, prior, pre, pnet = GENC_PRIOR_NET_NONE;
+    const char *toy = NULL, *data = NULL, *pn = NULL;
     const char *w = "flow config";
     int rc = get_enum(o, "arch", ARCH, 3, &arch) || get_enum(o, "coupling", COUPLING, 2, &coup) ||
              get_enum(o, "prior", PRIOR, 2, &prior) || get_enum(o, "pre", PRE, 3, &pre) ||
+             genc_json_get_str(o, w, "prior_net", &pn) ||
+             (pn && parse_name(pn, PRIOR_NET, 2, "prior_net", &pnet) && genc_wrap_error("flow config")) ||
              genc_json_get_f32(o, w, "logit_alpha", 1e-6, 0.5, &c->logit_alpha) ||
              genc_json_get_int(o, w, "depth", 1, 64, &c->depth) || genc_json_get_int(o, w, "levels", 1, 6, &c->levels) ||
              genc_json_get_int(o, w, "width", 1, 4096, &c->width) || genc_json_get_int(o, w, "hidden", 1, 15, &c->hidden) ||
@@ -149,6 +166,7 @@ int genc_flow_config_from_json(const char *json, genc_flow_config *c) {
         c->coupling = (genc_flow_coupling)coup;
         c->prior = (genc_flow_prior)prior;
         c->pre = (genc_flow_pre)pre;
+        c->prior_net = (genc_flow_prior_net)pnet;   /* older checkpoints have none */
         if (toy && toy[0]) {
             genc_toy t;
             if (genc_toy_parse(toy, &t)) rc = genc_wrap_error("flow config");

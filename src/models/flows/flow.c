@@ -1,5 +1,6 @@
 /* The whole flow: log p(x) = Σ_pieces log p_Z(piece) + Σ_layers log|det|, its inverse from a
- * flat latent, the priors, and the map between 8-bit pixels and the flow's input space. */
+ * flat latent, the priors (fixed, or Glow's learned prior for the pieces), and the map
+ * between 8-bit pixels and the flow's input space. */
 #include <math.h>
 #include <string.h>
 
@@ -42,22 +43,71 @@ static void piece_copy(float *z, int64_t D, int64_t off, float *piece, int B, in
     }
 }
 
+/* The learned prior's (μ, logs) of a piece [B, n, H, W]: for the split layer i, a 3×3
+ * convolution of the kept half h [B, C − n, H, W] into 2n channels, μ the first n; for the
+ * last piece (i < 0), the learned per-channel values prior.top = (μ, logs), as [1, n, 1, 1]. */
+static void prior_params(genc_ctx *c, const genc_flow *f, int i, genc_tensor *h, genc_tensor **mean,
+                         genc_tensor **logs) {
+    genc_tensor *ml;
+    int n;
+    if (i >= 0) {
+        const genc_flow_layer *l = &f->layers[i];
+        ml = genc_conv2d(c, h, l->p0, l->p1, 1, 1);
+        n = l->C / 2;
+    } else {
+        int sh[4] = {1, 2 * f->Cz, 1, 1};
+        ml = genc_reshape(c, f->top, 4, sh);
+        n = f->Cz;
+    }
+    *mean = genc_slice(c, ml, 1, 0, n);
+    *logs = genc_slice(c, ml, 1, n, n);
+}
+
+/* log p of a piece z [B, n, H, W] per example [B], and its standardised value *eps:
+ *   no prior net:  the prior's density of z; ε = z
+ *   learned prior: log N(z; μ, e^{2 logs}) = log N(ε; 0, 1) − Σ logs,  ε = (z − μ)·e^{−logs}
+ * h is the kept half next to a split's piece (i ≥ 0) or NULL for the last piece (i < 0). */
+static genc_tensor *piece_logp(genc_ctx *c, const genc_flow *f, int i, genc_tensor *h, genc_tensor *z,
+                               genc_tensor **eps) {
+    if (f->cfg.prior_net != GENC_PRIOR_NET_CONV) {
+        *eps = z;
+        return genc_flow_prior_logp(c, f->cfg.prior, z);
+    }
+    genc_tensor *mean, *logs, *ls;
+    prior_params(c, f, i, h, &mean, &logs);
+    *eps = genc_mul(c, genc_sub(c, z, mean), genc_exp(c, genc_scale(c, logs, -1.f)));
+    int B = z->shape[0];
+    if (i >= 0) {
+        int sh[2] = {B, (int)(logs->n / B)};
+        ls = genc_sum_axis(c, genc_reshape(c, logs, 2, sh), 1, 0);          /* [B] */
+    } else ls = genc_scale(c, genc_sum(c, logs), (float)f->Hz * f->Wz);   /* [1], the same for all */
+    return genc_sub(c, genc_flow_prior_logp(c, GENC_PRIOR_GAUSSIAN, *eps), ls);
+}
+
+/* The inverse of piece_logp: z = μ + e^{logs}·ε (z = ε without a prior net). */
+static genc_tensor *piece_from_eps(genc_ctx *c, const genc_flow *f, int i, genc_tensor *h, genc_tensor *eps) {
+    if (f->cfg.prior_net != GENC_PRIOR_NET_CONV) return eps;
+    genc_tensor *mean, *logs;
+    prior_params(c, f, i, h, &mean, &logs);
+    return genc_add(c, mean, genc_mul(c, eps, genc_exp(c, logs)));
+}
+
 genc_tensor *genc_flow_log_prob(genc_ctx *c, genc_flow *f, genc_tensor *x, float *z) {
     int B = x->shape[0];
-    genc_tensor *logdet = genc_zeros(c, 1, &B), *lp = NULL, *h = x;
+    genc_tensor *logdet = genc_zeros(c, 1, &B), *lp = NULL, *h = x, *eps;
     for (int i = 0; i < f->n_layers; i++) {
         genc_tensor *piece = NULL;
         h = genc_flow_layer_forward(c, f, i, h, &logdet, &piece);
         if (piece) {
-            genc_tensor *p = genc_flow_prior_logp(c, f->cfg.prior, piece);
+            genc_tensor *p = piece_logp(c, f, i, h, piece, &eps);
             lp = lp ? genc_add(c, lp, p) : p;
-            if (z) piece_copy(z, f->D, f->layers[i].zoff, piece->data, B, piece->n / B, 1);
+            if (z) piece_copy(z, f->D, f->layers[i].zoff, eps->data, B, eps->n / B, 1);
         }
     }
     f->actnorm_pending = 0;
-    genc_tensor *p = genc_flow_prior_logp(c, f->cfg.prior, h);
+    genc_tensor *p = piece_logp(c, f, -1, NULL, h, &eps);
     lp = lp ? genc_add(c, lp, p) : p;
-    if (z) piece_copy(z, f->D, f->zoff_final, h->data, B, h->n / B, 1);
+    if (z) piece_copy(z, f->D, f->zoff_final, eps->data, B, eps->n / B, 1);
     return genc_add(c, lp, logdet);
 }
 
@@ -65,6 +115,7 @@ genc_tensor *genc_flow_inverse(genc_ctx *c, genc_flow *f, const float *z, int B)
     int sh[4] = {B, f->Cz, f->Hz, f->Wz};
     genc_tensor *h = genc_new(c, 4, sh);
     piece_copy((float *)z, f->D, f->zoff_final, h->data, B, h->n / B, 0);
+    h = piece_from_eps(c, f, -1, NULL, h);
     for (int i = f->n_layers - 1; i >= 0; i--) {
         const genc_flow_layer *l = &f->layers[i];
         genc_tensor *piece = NULL;
@@ -72,6 +123,7 @@ genc_tensor *genc_flow_inverse(genc_ctx *c, genc_flow *f, const float *z, int B)
             int ps[4] = {B, l->C / 2, l->H, l->W};
             piece = genc_new(c, 4, ps);
             piece_copy((float *)z, f->D, l->zoff, piece->data, B, piece->n / B, 0);
+            piece = piece_from_eps(c, f, i, h, piece);
         }
         h = genc_flow_layer_inverse(c, f, i, h, piece);
     }

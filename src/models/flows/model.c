@@ -1,6 +1,7 @@
 /* Building a flow: the layer list of each architecture, its parameters and their
  * initialisation (coupling nets end in a zero layer, so every coupling starts as the
- * identity; 1×1 convolutions start as a random rotation in LU form). */
+ * identity; 1×1 convolutions start as a random rotation in LU form; a learned prior starts
+ * at zero, the standard Gaussian). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,15 +87,32 @@ static void net_layer(const genc_flow_layer *l, int width, int j, int *o, int *i
     *k = l->mlp ? 0 : (j == 1 ? 1 : 3);
 }
 
+/* The shape that leaves the last of the n planned layers L (the last latent piece). */
+static void plan_output(const genc_flow_config *cfg, const genc_flow_layer *L, int n, int *C, int *H, int *W) {
+    genc_flow_layer tail[1];
+    *C = cfg->C, *H = cfg->H, *W = cfg->W;
+    for (int i = 0; i < n; i++) {
+        *C = L[i].C, *H = L[i].H, *W = L[i].W;
+        push(tail, &(int){0}, 1, L[i].kind, C, H, W, 0, cfg);
+    }
+}
+
 int64_t genc_flow_param_count(const genc_flow_config *cfg) {
     genc_flow_layer *L = malloc(sizeof *L * GENC_FLOW_MAX_LAYERS);
     if (!L) return INT64_MAX;
     int n = genc_flow_plan(cfg, L, GENC_FLOW_MAX_LAYERS);
     int64_t total = n < 0 ? INT64_MAX : 0;
+    int prior_net = cfg->prior_net == GENC_PRIOR_NET_CONV;
+    if (n >= 0 && prior_net) {
+        int C, H, W;
+        plan_output(cfg, L, n, &C, &H, &W);
+        total += 2 * (int64_t)C;                                   /* the top's (μ, logs) */
+    }
     for (int i = 0; i < n; i++) {
         const genc_flow_layer *l = &L[i];
         int64_t C = l->C;
         switch (l->kind) {
+        case GENC_FL_SPLIT: total += prior_net ? 2 * (C / 2) * ((C - C / 2) * 9 + 1) : 0; break;
         case GENC_FL_ACTNORM: total += 2 * C; break;
         case GENC_FL_INVCONV: total += 3 * C * C + 2 * C; break;   /* lower, upper, perm; log_s, sign */
         case GENC_FL_SCALE: total += C * l->H * l->W; break;
@@ -192,6 +210,12 @@ static int build_layer(genc_flow *f, int i, genc_rng *r) {
         invconv_init(l, r);
         return GENC_OK;
     case GENC_FL_SCALE: return (l->p0 = param(f, i, "s", 1, &chw)) ? GENC_OK : GENC_ERR;
+    case GENC_FL_SPLIT: {   /* the learned prior's conv: zero, so it starts as N(0, I) */
+        int ws[4] = {2 * (C / 2), C - C / 2, 3, 3};
+        if (f->cfg.prior_net != GENC_PRIOR_NET_CONV) return GENC_OK;
+        return (l->p0 = param(f, i, "prior.weight", 4, ws)) && (l->p1 = param(f, i, "prior.bias", 1, ws)) ? GENC_OK
+                                                                                                         : GENC_ERR;
+    }
     case GENC_FL_COUPLING_CH:
     case GENC_FL_COUPLING_CB: {
         int cin, ct, cout;
@@ -245,15 +269,13 @@ int genc_flow_init(genc_flow *f, const genc_flow_config *cfg, uint64_t seed) {
         }
         f->actnorm_pending |= l->kind == GENC_FL_ACTNORM || l->kind == GENC_FL_SCALE;
     }
-    /* the last piece: the output shape of the last layer */
-    genc_flow_layer tail[1];
-    int C = cfg->C, H = cfg->H, W = cfg->W;
-    for (int i = 0; i < f->n_layers; i++) {
-        C = f->layers[i].C, H = f->layers[i].H, W = f->layers[i].W;
-        push(tail, &(int){0}, 1, f->layers[i].kind, &C, &H, &W, 0, cfg);
-    }
-    f->Cz = C, f->Hz = H, f->Wz = W;
+    plan_output(cfg, f->layers, f->n_layers, &f->Cz, &f->Hz, &f->Wz);
     f->zoff_final = off;
+    int two = 2 * f->Cz;
+    if (cfg->prior_net == GENC_PRIOR_NET_CONV && !(f->top = genc_param_new(&f->params, "prior.top", 1, &two))) {
+        genc_flow_free(f);
+        return genc_wrap_error("flow");
+    }
     return GENC_OK;
 }
 
