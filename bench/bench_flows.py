@@ -35,7 +35,7 @@ def torch_bench(a):
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     layers = ref.plan("glow", 1, 28, 28, a.depth, a.levels, False)
-    P = ref.make_params(layers, True, a.width, 3)
+    P = ref.make_params(layers, True, a.width, 3, "conv")   # Glow's learned prior, genc's default
     P = {k: v.detach().float().requires_grad_(k.split(".")[-1] not in ("perm", "sign")) for k, v in P.items()}
     trained = [p for p in P.values() if p.requires_grad]
     opt = torch.optim.Adam(trained, lr=1e-4, betas=(0.9, 0.999), eps=1e-8)
@@ -45,7 +45,7 @@ def torch_bench(a):
             t0 = time.perf_counter()
         v = torch.randint(0, 256, (B, 1, 28, 28)).float()
         y, lj = ref.preprocess(v, torch.rand(B, 1, 28, 28), "center", False)
-        logp = ref.log_prob(P, layers, y, True, 3, "gaussian") + lj
+        logp = ref.log_prob(P, layers, y, True, 3, "gaussian", "conv") + lj
         loss = -logp.mean() / D
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trained, 50.0)
