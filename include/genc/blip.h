@@ -157,7 +157,7 @@ void genc_pair_set_batch(const genc_pair_set *s, genc_rng *r, int B, float lo, f
 /* ---------------------------------------------------------------- training (blip_train.c)
  * Family "blip" of the shared trainer. Data: fresh captioned training batches of Fashion-MNIST
  * (genc_caption_batch, keys = the labels), or a pair set. Defaults: batch 32, 800 steps, lr
- * 1e-3 cosine to 1e-4, warmup 50, weight decay 0.05, betas (0.9, 0.98). */
+ * 2e-3 cosine to 2e-4, warmup 50, weight decay 0.05, betas (0.9, 0.98). */
 void genc_blip_train_cfg_default(genc_train_cfg *t);
 /* pairs NULL: fresh captions. A resumed run (run->resume) is one with fresh captions. */
 int genc_blip_train(const genc_blip_config *cfg, const genc_train_cfg *tc, const genc_run_opts *run,

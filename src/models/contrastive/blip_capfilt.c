@@ -21,6 +21,9 @@ void genc_capfilt_opts_default(genc_capfilt_opts *o) {
     o->blip.clip.patch = 7;
     genc_blip_train_cfg_default(&o->blip_train);
     o->blip_train.steps = 800;
+    o->blip_train.warmup = 10;
+    o->blip_train.lr = 3e-3f; /* small models, short runs: as the CLIP learning test */
+    o->blip_train.min_lr = 3e-4f;
     genc_clip_config_default(&o->clip);
     o->clip.dim = 32;
     o->clip.heads = 2;

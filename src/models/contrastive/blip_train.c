@@ -13,8 +13,8 @@ void genc_blip_train_cfg_default(genc_train_cfg *c) {
     c->batch = 32;
     c->steps = 800;
     c->warmup = 50;
-    c->lr = 1e-3f;
-    c->min_lr = 1e-4f;
+    c->lr = 2e-3f;
+    c->min_lr = 2e-4f;
     c->weight_decay = 0.05f; /* BLIP's pre-training value */
     c->beta2 = 0.98f;
 }
