@@ -23,8 +23,7 @@ def png(path, w, h, ctype, rows):
                            + chunk(b"IDAT", zlib.compress(b"".join(b"\0" + r for r in rows))) + chunk(b"IEND", b""))
 px = gzip.open("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz").read()[16:16 + 784]
 png(sys.argv[1] + "/item.png", 28, 28, 0, [px[y * 28:(y + 1) * 28] for y in range(28)])
-png(sys.argv[1] + "/rgb.png", 64, 40, 2, [bytes((30, 30, 200) if 20 < x < 44 and 8 < y < 32 else (255, 255, 255)) * 1
-                                          for y in range(40) for x in [0]][:0] or
+png(sys.argv[1] + "/rgb.png", 64, 40, 2,
     [b"".join(bytes((30, 30, 200) if 20 < x < 44 and 8 < y < 32 else (255, 255, 255)) for x in range(64)) for y in range(40)])
 png(sys.argv[1] + "/thin.png", 200, 4, 0, [bytes([128]) * 200] * 4)
 open(sys.argv[1] + "/text.png", "w").write("not a picture\n")
@@ -47,21 +46,7 @@ expect 1 "error" -- "$GENC" caption "$W/nothing" --image "$W/item.png"
 mkdir -p "$W/cut" && head -c 3000 "$W/b/model.safetensors" > "$W/cut/model.safetensors"
 expect 1 "error" -- "$GENC" caption "$W/cut" --image "$W/item.png"
 expect 1 "error" -- "$GENC" eval "$W/cut"
-lie() {  # lie NAME KEY VALUE: a copy of the run with config[KEY] = VALUE
-    mkdir -p "$W/$1"
-    "${GENC_PYTHON:-/usr/bin/python3}" - "$W/b/model.safetensors" "$W/$1/model.safetensors" "$2" "$3" <<'PY'
-import json, struct, sys
-b = open(sys.argv[1], "rb").read()
-n = struct.unpack("<Q", b[:8])[0]
-h = json.loads(b[8:8 + n])
-c = json.loads(h["__metadata__"]["config"])
-c[sys.argv[3]] = json.loads(sys.argv[4])
-h["__metadata__"]["config"] = json.dumps(c)
-hb = json.dumps(h).encode()
-hb += b" " * ((8 - len(hb) % 8) % 8)
-open(sys.argv[2], "wb").write(struct.pack("<Q", len(hb)) + hb + b[8 + n:])
-PY
-}
+lie() { config_lie "$W/b/model.safetensors" "$W/$1" "$2" "$3"; }  # a copy of the run with config[KEY] = VALUE
 lie big text_layers 2; expect 1 "config and tensors do not match" -- "$GENC" caption "$W/big" --image "$W/item.png"
 lie ls label_smoothing 7; expect 1 "label_smoothing" -- "$GENC" eval "$W/ls"
 lie sig loss '"sigmoid"'; expect 1 "softmax" -- "$GENC" caption "$W/sig" --image "$W/item.png"
