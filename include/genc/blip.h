@@ -184,7 +184,7 @@ typedef struct genc_capfilt_opts {
     genc_train_cfg blip_train; /* the BLIP run */
     genc_train_cfg clip_train; /* each CLIP run */
     genc_clip_config clip;
-    float threshold;           /* ITM p(matched) a pair needs to be kept: 0.5 */
+    float threshold;           /* ITM p(matched) a pair needs to be kept: 1/3 (blip_capfilt.c) */
     genc_caption_opts caption; /* nucleus, top_p 0.9 */
     int64_t test_images;       /* zero-shot test images: 10000 */
     const char *out_dir;       /* runs go to out_dir/{blip,clip-noisy,clip-clean} */

@@ -36,7 +36,9 @@ void genc_capfilt_opts_default(genc_capfilt_opts *o) {
     o->clip_train.warmup = 10;
     o->clip_train.lr = 3e-3f;
     o->clip_train.min_lr = 3e-4f;
-    o->threshold = 0.5f;
+    /* ITM trains on one positive per two negatives, so its p(matched) carries prior odds 1:2;
+     * "more likely matched than not" at even odds is p/(1 − p) > 1/2, p > 1/3 */
+    o->threshold = 1.f / 3.f;
     o->caption = (genc_caption_opts){0, 0.9f, 1};
     o->test_images = 10000;
 }
