@@ -15,6 +15,9 @@ int classifier_bench(int argc, char **argv);
 int clip_classify(int argc, char **argv);
 /* A PNG as the input image x[C·H·W] of an image-text model (converted as for classify). */
 struct genc_clip;
+/* The image-text model's own train flags (--loss, --patch, --dim, ...) into the
+ * genc_clip_config *state (cli/clip.c; BLIP's towers take them too). */
+int clip_flag(args *a, void *state);
 /* genc embed DIR (cli/clip_embed.c) */
 int cmd_embed(int argc, char **argv);
 int clip_picture(const struct genc_clip *m, const char *path, int invert, float *x, int *inverted);

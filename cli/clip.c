@@ -31,7 +31,7 @@ static const char EVAL_HELP[] =
     "               \"zero_shot_top1_ensemble\", \"images\", \"pairs\", \"i2t_r1\", \"i2t_r5\",\n"
     "               \"i2t_r10\", \"t2i_r1\", \"t2i_r5\", \"t2i_r10\", \"linear_probe\", \"loss\", \"step\", \"seconds\"}\n";
 
-static int clip_flag(args *a, void *state) {
+int clip_flag(args *a, void *state) {
     genc_clip_config *c = state;
     if (flag(a, "--loss")) {
         const char *v = val_str(a, "--loss");

@@ -9,8 +9,9 @@ extern const cli_family CLASSIFIER_FAMILY;
 extern const cli_family DIFFUSION_FAMILY;
 extern const cli_family FLOW_FAMILY;
 extern const cli_family CLIP_FAMILY;
+extern const cli_family BLIP_FAMILY;
 
-const cli_family *const FAMILIES[] = {&LM_FAMILY, &CLASSIFIER_FAMILY, &FLOW_FAMILY, &DIFFUSION_FAMILY, &CLIP_FAMILY};
+const cli_family *const FAMILIES[] = {&LM_FAMILY, &CLASSIFIER_FAMILY, &FLOW_FAMILY, &DIFFUSION_FAMILY, &CLIP_FAMILY, &BLIP_FAMILY};
 const int N_FAMILIES = (int)(sizeof FAMILIES / sizeof FAMILIES[0]);
 
 const cli_family *family_find(const char *name) {

@@ -1,6 +1,7 @@
 /* genc: train, sample and evaluate generative models on the CPU.
  *   genc <verb> [family] [flags]      verbs: train, sample, eval, info, bench, compare */
 #include "cli.h"
+#include "blip_cli.h"
 #include "classifier_cli.h"
 #include "flow_cli.h"
 
@@ -27,6 +28,8 @@ static void usage(FILE *out) {
             "  info PATH     family, configuration, parameter count, step and tensors of a checkpoint\n"
             "  classify DIR  the top classes a trained classifier gives a PNG picture\n"
             "  embed DIR     embeddings of texts and pictures by an image-text model (safetensors)\n"
+            "  caption DIR   captions of a PNG picture by a BLIP model (nucleus or beam search)\n"
+            "  capfilt       BLIP's CapFilt bootstrap on captions with a known fraction of wrong ones\n"
             "  encode DIR    images to the latents of a flow (exact; genc encode --help)\n"
             "  decode DIR    latents back to images through the inverse flow\n"
             "  bench lm      time training steps of a transformer LM (tokens/s)\n"
@@ -60,6 +63,8 @@ static int run_verb(int argc, char **argv) {
     if (strcmp(verb, "info") == 0) return cmd_info(argc - 2, argv + 2);
     if (strcmp(verb, "classify") == 0) return cmd_classify(argc - 2, argv + 2);
     if (strcmp(verb, "embed") == 0) return cmd_embed(argc - 2, argv + 2);
+    if (strcmp(verb, "caption") == 0) return cmd_caption(argc - 2, argv + 2);
+    if (strcmp(verb, "capfilt") == 0) return cmd_capfilt(argc - 2, argv + 2);
     if (strcmp(verb, "encode") == 0) return cmd_encode(argc - 2, argv + 2);
     if (strcmp(verb, "decode") == 0) return cmd_decode(argc - 2, argv + 2);
     if (strcmp(verb, "bench") == 0) return cmd_bench(argc - 2, argv + 2);

@@ -40,3 +40,21 @@ resume_exact() {
     if cmp "$W/$name-straight/model.safetensors" "$W/$name-split/model.safetensors"; then pass=$((pass+1))
     else fail=$((fail+1)); echo "FAIL: $name: the resumed checkpoint differs from the straight run"; fi
 }
+
+# config_lie SRC DIR KEY VALUE: DIR/model.safetensors, a copy of checkpoint SRC whose config
+# JSON has KEY set to VALUE (JSON), tensors unchanged: a checkpoint that lies about its model.
+config_lie() {
+    mkdir -p "$2"
+    "${GENC_PYTHON:-/usr/bin/python3}" - "$1" "$2/model.safetensors" "$3" "$4" <<'PY'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+c = json.loads(h["__metadata__"]["config"])
+c[sys.argv[3]] = json.loads(sys.argv[4])
+h["__metadata__"]["config"] = json.dumps(c)
+hb = json.dumps(h).encode()
+hb += b" " * ((8 - len(hb) % 8) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(hb)) + hb + b[8 + n:])
+PY
+}

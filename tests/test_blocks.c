@@ -144,7 +144,7 @@ static void json_cases(void) {
 }
 
 /* A causal decoder with cross-attention to a fixed context (an image-grounded captioner):
- * incremental decoding with the KV cache (the context re-projected at every step) equals one
+ * incremental decoding with the KV cache (the context projected once, at the first pass) equals one
  * full forward pass. Tolerance as in test_kv_cache: the same float32 products in another
  * grouping. */
 static void cross_attn_cache(void) {

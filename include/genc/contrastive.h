@@ -112,9 +112,19 @@ typedef struct genc_clip {
 } genc_clip;
 
 int genc_clip_init(genc_clip *m, const genc_clip_config *cfg, uint64_t seed);
+/* grounded = 1: every text block also gets a cross-attention sub-block over image tokens
+ * (BLIP's image-grounded text encoder, include/genc/blip.h); passes without a context skip
+ * them, so the text embedding is the plain tower's. grounded = 0: genc_clip_init. */
+int genc_clip_init_grounded(genc_clip *m, const genc_clip_config *cfg, uint64_t seed, int grounded);
+/* The two towers' transformer configurations (grounded as above). */
+void genc_clip_tower_configs(const genc_clip_config *cfg, int grounded, genc_tf_config *image, genc_tf_config *text);
 void genc_clip_free(genc_clip *m);
 /* x[B, C, H, W] → normalised image embeddings [B, E] */
 genc_tensor *genc_clip_embed_images(genc_ctx *c, genc_clip *m, genc_tensor *x);
+/* The two halves of it: x → the image tower's output tokens [B, 1 + patches, dim] (class
+ * token first), and tokens → the normalised embedding of their class token [B, E]. */
+genc_tensor *genc_clip_image_tokens(genc_ctx *c, genc_clip *m, genc_tensor *x);
+genc_tensor *genc_clip_image_embedding(genc_ctx *c, genc_clip *m, genc_tensor *tokens);
 /* ids[B·ctx], eos[B] → normalised text embeddings [B, E] */
 genc_tensor *genc_clip_embed_texts(genc_ctx *c, genc_clip *m, const int32_t *ids, const int *eos, int B);
 /* The configured loss of a batch of pairs; clamps the softmax scale first (see model.c). */

@@ -129,7 +129,8 @@ void genc_sinusoidal_table(int T, int dim, int offset, float *out);
  *   x += Attn(LN1(x))                                   self-attention (causal, bidirectional,
  *                                                       block-causal, padding; any 1D/2D PE)
  *   x += XAttn(LNx(x), ctx)                  cross_attn: q from x, k/v from ctx[B, S, ctx_dim]
- *                                                       (all of it, or its unpadded part)
+ *                                                       (all of it, or its unpadded part;
+ *                                                       skipped by a pass without a ctx)
  *   x += MLP(LN2(x))
  * With adaLN-Zero (cond = adaln; Peebles & Xie 2023, DiT) LN1/LN2 lose their affine and
  *   (α1, β1, γ1, α2, β2, γ2) = ada(SiLU(cond)),  ada zero-initialised, each [B, D]
@@ -242,19 +243,48 @@ int genc_transformer_init(genc_transformer *m, const genc_tf_config *cfg, uint64
  * zeroed; on error it is freed (its parameters stay registered in ps). */
 int genc_tf_build(genc_transformer *m, genc_params *ps, const char *prefix, const genc_tf_config *cfg,
                   genc_rng *r);
+/* Sharing modules between two transformers (BLIP: the image-grounded text encoder and the
+ * caption decoder share everything but their self-attention, Li et al. 2022 §3.1). A part
+ * named in `share` is not created: m's modules point at `from`'s tensors, which are already
+ * registered in ps, so gradients of both models add up in one tensor and the checkpoint holds
+ * it once. Parts: */
+#define GENC_TF_SHARE_EMBED 1u       /* tok_emb, pos_emb (learned / learned2d), cls_token, t5_bias */
+#define GENC_TF_SHARE_SELF_ATTN 2u   /* blocks.{i}.ln1, attn.{q,k,v,o} */
+#define GENC_TF_SHARE_CROSS_ATTN 4u  /* blocks.{i}.ln_x, xattn.{q,k,v,o} */
+#define GENC_TF_SHARE_MLP 8u         /* blocks.{i}.ln2, mlp.fc1, mlp.fc2 */
+#define GENC_TF_SHARE_FINAL 16u      /* ln_f, head */
+/* genc_tf_build, taking the parts in `share` from `from` (share 0 or from NULL: genc_tf_build).
+ * GENC_ERR naming the field when cfg and from->cfg differ in a way the shared tensors cannot
+ * serve (width, layers, heads, MLP, norms, biases; the vocabulary and positions for the
+ * embedding; the context width for cross-attention), or under adaLN. The shared parts draw
+ * nothing from r. Free m before from (m does not own the shared tensors; ps does). */
+int genc_tf_build_shared(genc_transformer *m, genc_params *ps, const char *prefix, const genc_tf_config *cfg,
+                         genc_rng *r, const genc_transformer *from, unsigned share);
+/* The parameters genc_tf_build_shared registers for cfg: genc_tf_param_count without the
+ * shared parts. */
+int64_t genc_tf_param_count_owned(const genc_tf_config *cfg, unsigned share);
 /* The initialisation stream of a seed. Modules built after a backbone from the same stream
  * (the LM's time embedding) keep models reproducible from one seed. */
 genc_rng genc_tf_init_rng(uint64_t seed);
 void genc_transformer_free(genc_transformer *m);
 
-/* KV cache for incremental decoding: per layer, k and v [B, max_T, H, Dh]. */
+/* KV cache for incremental decoding: per layer, k and v [B, max_T, H, Dh]. For models with
+ * cross-attention also the context's projected keys and values xk, xv [B, ctx_len, H, Dh]
+ * per layer, made by the first pass and reused by every later one: the context must stay the
+ * same for the cache's life (a captioner decoding one batch of images). */
 typedef struct genc_kv_cache {
     int B, max_T, len, layers, heads, head_dim;
     float **k, **v;
+    int ctx_len;             /* S of the cached context k/v; 0 until the first pass */
+    float **xk, **xv;        /* [layers] of [B, S, H, Dh], NULL until the first pass */
 } genc_kv_cache;
 
 int genc_kv_cache_init(genc_kv_cache *kv, const genc_transformer *m, int B, int max_T);
 void genc_kv_cache_free(genc_kv_cache *kv);
+/* Reorder the cache's batch rows: new row b is old row src[b] (src[B], any values in [0, B),
+ * repeats allowed), for the self-attention k/v [0, len) and the context k/v. Beam search
+ * keeps the beams it extends this way. GENC_ERR when out of memory (cache unchanged). */
+int genc_kv_cache_reorder(genc_kv_cache *kv, const int *src);
 
 /* Options of one forward pass (all optional; zero is the default). */
 typedef struct genc_tf_run {
@@ -271,7 +301,9 @@ typedef struct genc_tf_run {
     int cache_peek;          /* with a cache: attend over cache + this pass without keeping this
                                 pass's k/v (the cache length does not advance) */
     genc_tensor *ctx;        /* [B, S, ctx_dim] cross-attention context (cross_attn models; with
-                                a KV cache its k/v are projected again at every pass) */
+                                a KV cache its k/v are projected once, at the first pass). NULL:
+                                the cross-attention sub-blocks are skipped (BLIP's unimodal
+                                text encoder is its image-grounded one without them) */
     const uint8_t *ctx_pad;  /* optional [B, S] context padding, 1 = real token */
     genc_tensor *cond;       /* [B, cond_dim] conditioning vector (cond = add or adaln) */
     int return_hidden;       /* 1: return the final hidden states [B·T, dim] instead of logits */

@@ -56,10 +56,12 @@ static void pass_init(genc_ctx *c, const genc_transformer *m, int B, int T, cons
     p->self.t5_table = cfg->pos == GENC_POS_T5 ? m->t5_table : NULL;
     p->self.t5_bidirectional = !p->self.causal;
     p->self.t5_max_distance = cfg->t5_max_distance;
-    if (cfg->cross_attn) {
+    if (cfg->cross_attn && run->ctx) { /* without a context the sub-blocks are skipped */
         int Dc = cfg->ctx_dim ? cfg->ctx_dim : cfg->dim;
-        GENC_ASSERT(run->ctx && run->ctx->ndim == 3 && run->ctx->shape[0] == B && run->ctx->shape[2] == Dc,
+        GENC_ASSERT(run->ctx->ndim == 3 && run->ctx->shape[0] == B && run->ctx->shape[2] == Dc,
                     "cross-attention needs a context [B, S, %d] (genc_tf_run.ctx)", Dc);
+        GENC_ASSERT(!kv || !kv->ctx_len || kv->ctx_len == run->ctx->shape[1],
+                    "KV cache: a context of %d tokens after %d", run->ctx->shape[1], kv ? kv->ctx_len : 0);
         p->cross.key_pad = run->ctx_pad; /* every query sees every (real) context token */
     }
     if (cfg->cond == GENC_COND_ADALN) {
@@ -101,6 +103,35 @@ static genc_tensor *cached_attention(genc_ctx *c, genc_kv_cache *kv, int layer, 
 static genc_tensor *heads(genc_ctx *c, const genc_linear_m *lin, genc_tensor *x, int H) {
     genc_tensor *y = genc_linear_m_fwd(c, lin, x);
     return genc_reshape(c, y, 4, (int[]){x->shape[0], x->shape[1], H, genc_dim(y, -1) / H});
+}
+
+/* The context's keys and values of layer l: projected from ctx, or with a KV cache projected
+ * at its first pass, kept, and read back at every later one (the context does not change
+ * while a caption is decoded, so re-projecting it each token would repeat the same S·Dc·D
+ * products). Out of memory for the cache: projected every time, as without one. */
+static void cross_kv(genc_ctx *c, const genc_tf_block *bl, genc_kv_cache *kv, int l, genc_tensor *ctx, int H,
+                     genc_tensor **k, genc_tensor **v) {
+    int B = ctx->shape[0], S = ctx->shape[1], D = genc_dim(bl->xk.W, 0);
+    if (kv && kv->xk && kv->xk[l]) {
+        *k = genc_wrap(c, kv->xk[l], 4, (int[]){B, S, H, D / H});
+        *v = genc_wrap(c, kv->xv[l], 4, (int[]){B, S, H, D / H});
+        return;
+    }
+    *k = heads(c, &bl->xk, ctx, H);
+    *v = heads(c, &bl->xv, ctx, H);
+    if (!kv || !kv->xk) return;
+    size_t bytes = sizeof(float) * (size_t)(*k)->n;
+    kv->xk[l] = genc_aligned_alloc(bytes);
+    kv->xv[l] = genc_aligned_alloc(bytes);
+    if (!kv->xk[l] || !kv->xv[l]) {
+        genc_aligned_free(kv->xk[l]);
+        genc_aligned_free(kv->xv[l]);
+        kv->xk[l] = kv->xv[l] = NULL;
+        return;
+    }
+    memcpy(kv->xk[l], (*k)->data, bytes);
+    memcpy(kv->xv[l], (*v)->data, bytes);
+    kv->ctx_len = S;
 }
 
 /* x + drop(y), or x + gate ⊙ drop(y) under adaLN */
@@ -146,11 +177,9 @@ static genc_tensor *block_forward(genc_ctx *c, genc_transformer *m, int l, genc_
     a = genc_linear_m_fwd(c, &bl->o, genc_reshape(c, a, 3, (int[]){B, T, D}));
     x = residual(c, x, mod[2], a, cfg->dropout);
 
-    if (cfg->cross_attn) {
-        genc_tensor *ctx = p->run->ctx;
+    if (cfg->cross_attn && p->run->ctx) {
         q = heads(c, &bl->xq, genc_norm_m_fwd(c, &bl->ln_x, x), NH);
-        k = heads(c, &bl->xk, ctx, NH);
-        v = heads(c, &bl->xv, ctx, NH);
+        cross_kv(c, bl, kv, l, p->run->ctx, NH, &k, &v);
         a = genc_attention(c, q, k, v, &p->cross);
         a = genc_linear_m_fwd(c, &bl->xo, genc_reshape(c, a, 3, (int[]){B, T, D}));
         x = residual(c, x, NULL, a, cfg->dropout);

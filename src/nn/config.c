@@ -76,6 +76,23 @@ int64_t genc_tf_param_count(const genc_tf_config *c) {
     return n;
 }
 
+int64_t genc_tf_param_count_owned(const genc_tf_config *c, unsigned share) {
+    int64_t D = c->dim, H = genc_tf_mlp_hidden(c), Dc = c->ctx_dim ? c->ctx_dim : D, b = c->bias ? 1 : 0;
+    int64_t norm = c->norm_rms ? D : 2 * D, n = genc_tf_param_count(c), per = 0;
+    if (share & GENC_TF_SHARE_SELF_ATTN) per += norm + 4 * (D * D + b * D);
+    if ((share & GENC_TF_SHARE_CROSS_ATTN) && c->cross_attn) per += norm + 2 * (D * D + b * D) + 2 * (D * Dc + b * D);
+    if (share & GENC_TF_SHARE_MLP) per += norm + (c->mlp == GENC_MLP_SWIGLU ? 2 : 1) * H * (D + b) + H * D + b * D;
+    n -= (int64_t)c->layers * per;
+    if (share & GENC_TF_SHARE_EMBED) {
+        n -= (int64_t)c->vocab * D + (c->cls_token ? D : 0);
+        if (c->pos == GENC_POS_LEARNED) n -= (int64_t)c->max_pos * D;
+        if (c->pos == GENC_POS_LEARNED2D) n -= (int64_t)(c->grid_h + c->grid_w) * D;
+        if (c->pos == GENC_POS_T5) n -= (int64_t)c->t5_buckets * c->heads;
+    }
+    if (share & GENC_TF_SHARE_FINAL) n -= norm + (c->vocab > 0 && !c->tie_embeddings ? (int64_t)c->vocab * D : 0);
+    return n;
+}
+
 #define MAX_PARAMS (INT64_C(1) << 31) /* 8 GiB of float32: far above any CPU-trainable model */
 
 static int is_flag(int v) { return v == 0 || v == 1; }

@@ -106,15 +106,24 @@ int genc_clip_config_from_json(const char *json, genc_clip_config *c) {
     return rc ? rc : genc_clip_config_validate(c);
 }
 
+void genc_clip_tower_configs(const genc_clip_config *cfg, int grounded, genc_tf_config *image, genc_tf_config *text) {
+    image_tf(cfg, image);
+    text_tf(cfg, text);
+    text->cross_attn = grounded;
+}
+
 int genc_clip_init(genc_clip *m, const genc_clip_config *cfg, uint64_t seed) {
+    return genc_clip_init_grounded(m, cfg, seed, 0);
+}
+
+int genc_clip_init_grounded(genc_clip *m, const genc_clip_config *cfg, uint64_t seed, int grounded) {
     memset(m, 0, sizeof *m);
     if (genc_clip_config_validate(cfg)) return GENC_ERR;
     m->cfg = *cfg;
     genc_params_init(&m->params);
     genc_rng r = genc_tf_init_rng(seed);
     genc_tf_config a, b;
-    image_tf(cfg, &a);
-    text_tf(cfg, &b);
+    genc_clip_tower_configs(cfg, grounded, &a, &b);
     /* CLIP: projections N(0, dim^-½) */
     float pstd = 1.0f / sqrtf((float)cfg->dim);
     int rc = genc_linear_m_init(&m->patch_emb, &m->params, "image.patch_emb", cfg->channels * cfg->patch * cfg->patch,
@@ -142,10 +151,17 @@ void genc_clip_free(genc_clip *m) {
     memset(m, 0, sizeof *m);
 }
 
-genc_tensor *genc_clip_embed_images(genc_ctx *c, genc_clip *m, genc_tensor *x) {
+genc_tensor *genc_clip_image_tokens(genc_ctx *c, genc_clip *m, genc_tensor *x) {
     genc_tensor *t = genc_linear_m_fwd(c, &m->patch_emb, genc_patchify(c, x, m->cfg.patch));
-    t = genc_tf_blocks_forward(c, &m->image, genc_tf_embed(c, &m->image, t, NULL), NULL);
-    return genc_l2_normalize(c, genc_linear_m_fwd(c, &m->image_proj, genc_token_at(c, t, 0)), 1e-12f);
+    return genc_tf_blocks_forward(c, &m->image, genc_tf_embed(c, &m->image, t, NULL), NULL);
+}
+
+genc_tensor *genc_clip_image_embedding(genc_ctx *c, genc_clip *m, genc_tensor *tokens) {
+    return genc_l2_normalize(c, genc_linear_m_fwd(c, &m->image_proj, genc_token_at(c, tokens, 0)), 1e-12f);
+}
+
+genc_tensor *genc_clip_embed_images(genc_ctx *c, genc_clip *m, genc_tensor *x) {
+    return genc_clip_image_embedding(c, m, genc_clip_image_tokens(c, m, x));
 }
 
 genc_tensor *genc_clip_embed_texts(genc_ctx *c, genc_clip *m, const int32_t *ids, const int *eos, int B) {
