@@ -45,7 +45,8 @@ int main(int argc, char **argv) {
         {"unet 28x28 h32", 32, 32, 28, 32, 3, 1},        {"unet 14x14 h64", 32, 64, 14, 64, 3, 1},
         {"unet 7x7 h64", 32, 64, 7, 64, 3, 1},           {"glow 14x14 in", 64, 2, 14, 64, 3, 1},
         {"glow 14x14 1x1", 64, 64, 14, 64, 1, 0},        {"glow 7x7 in", 64, 4, 7, 64, 3, 1},
-        {"glow 7x7 out", 64, 64, 7, 16, 3, 1},
+        {"glow 7x7 out", 64, 64, 7, 16, 3, 1},          {"glow inv 1x1 14x14 c4", 64, 4, 14, 4, 1, 0},
+        {"glow inv 1x1 7x7 c8", 64, 8, 7, 8, 1, 0},
     };
     genc_ctx *c = genc_ctx_new(0);
     printf("%-24s %10s %10s %8s   (median ms of fwd+bwd, %d threads, sgemm kernel %s)\n", "shape", "direct", "im2col",
