@@ -5,7 +5,8 @@
  * Layout. A group of G images is stored channel-major with each image in a slot of (H + p)
  * rows of Wq = W + p columns: pixel (b, h, w) at column n = (b·(H + p) + h)·Wq + w of a row of
  * N = G·(H + p)·Wq columns. The p extra columns after each image row and the p extra rows after
- * each image hold zeros, and so do M = p·Wq + p columns before and after the row. A pixel's
+ * each image hold zeros, and so do M = p·Wq + p columns (rounded up to a vector in front) before
+ * and after the row. A pixel's
  * neighbour at offset (i − p, j − p) is then column n + (i − p)·Wq + (j − p), and a neighbour
  * outside the image lands in a zero column (the previous or next slot's padding, or the
  * margin): the zero frame between two images is shared, so the extra columns computed are
@@ -79,8 +80,10 @@ typedef struct direct_geom {
     int Cp, Op;      /* C and O rounded up to OB */
     int64_t slot;    /* (H + p)·Wq columns per image */
     int64_t M;       /* margin p·Wq + p */
+    int64_t M0;      /* the front margin: M rounded up to a vector, so column 0 of a row and
+                      * the rows of dY (read at every tap) start on a vector boundary */
     int64_t Npad;    /* G·slot rounded up to BLK: the columns a full group computes */
-    int64_t ld;      /* Npad + 2M: row stride of a group in the layout */
+    int64_t ld;      /* M0 + Npad + M rounded up to a vector: row stride of a group */
     int64_t off[25]; /* off_t, k ≤ 5 */
     float *wf;       /* [Op/OB][C][kk][OB] forward weights, zero rows past O */
     float *wb;       /* [Cp/OB][O][kk][OB] the same weights for dX (w[o, c, t] at c's block) */
@@ -109,7 +112,7 @@ static void load(const direct_geom *g, const float *src, int R, int Rp, int b0, 
     for (int r = 0; r < R; r++)
         for (int b = 0; b < nb; b++) {
             const float *s = src + (b0 + b) * img + (int64_t)r * g->H * g->W;
-            float *d = buf + r * g->ld + g->M + b * g->slot;
+            float *d = buf + r * g->ld + g->M0 + b * g->slot;
             for (int h = 0; h < g->H; h++) memcpy(d + (int64_t)h * g->Wq, s + (int64_t)h * g->W, (size_t)g->W * sizeof(float));
         }
 }
@@ -143,7 +146,7 @@ static void tap_kernel(const direct_geom *g, const float *A, int R, const float 
                        int64_t ncols, float *out) {
     int kk = g->kk;
     int64_t off[25];
-    for (int t = 0; t < kk; t++) off[t] = g->M + sign * g->off[t];
+    for (int t = 0; t < kk; t++) off[t] = g->M0 + sign * g->off[t];
     for (int64_t nc = 0; nc < ncols; nc += NC)
         for (int qb = qb0; qb < qb1; qb++) {
             const float *Aq = A + (int64_t)qb * R * kk * OB;
@@ -180,8 +183,8 @@ static inline __attribute__((always_inline)) void dw_kernel_k(const direct_geom 
                 vf acc[OB][5];
                 for (int q = 0; q < OB; q++)
                     for (int j = 0; j < k; j++) acc[q][j] = (vf){0};
-                const float *xr = X + c * ld + g->M + g->off[i * k];
-                const float *dy = dY + (int64_t)ob * OB * ld + g->M;
+                const float *xr = X + c * ld + g->M0 + g->off[i * k];
+                const float *dy = dY + (int64_t)ob * OB * ld + g->M0;
                 for (int64_t n = 0; n < ncols; n += VL) {
                     vf d[OB];
                     for (int q = 0; q < OB; q++) d[q] = vload(dy + q * ld + n);
@@ -214,7 +217,8 @@ static direct_geom geometry(genc_ctx *c, const genc_tensor *x, const genc_tensor
     g.ngroups = (g.B + g.G - 1) / g.G;
     g.M = (int64_t)g.p * g.Wq + g.p;
     g.Npad = round_up(g.G * g.slot, BLK);
-    g.ld = g.Npad + 2 * g.M;
+    g.M0 = round_up(g.M, VL);
+    g.ld = round_up(g.M0 + g.Npad + g.M, VL);
     g.Cp = (int)round_up(g.C, OB);
     g.Op = (int)round_up(g.O, OB);
     for (int t = 0; t < g.kk; t++) g.off[t] = (int64_t)(t / g.k - g.p) * g.Wq + (t % g.k - g.p);
