@@ -207,6 +207,9 @@ int genc_clip_probe(genc_clip *m, const genc_images *train, int64_t n_train, con
 /* Normalised text embeddings of n texts into out[n, E] (no grad). GENC_ERR naming a text that
  * does not fit the context. */
 int genc_clip_text_embeddings(genc_clip *m, const char *const *texts, int n, float *out);
+/* Normalised image embeddings of images [0, n) of im (scaled to [−1, 1], as in training) into
+ * out[n, E] (no grad); GENC_ERR when their size is not the model's. */
+int genc_clip_image_embeddings(genc_clip *m, const genc_images *im, int64_t n, float *out);
 /* Zero-shot classifier weights W[K, E] of class names over templates [t0, t1): each class the
  * normalised mean of its normalised caption embeddings. */
 int genc_clip_class_weights(genc_clip *m, const char *const *names, int K, int t0, int t1, float *W);

@@ -98,9 +98,12 @@ int genc_clip_class_weights(genc_clip *m, const char *const *names, int K, int t
     return rc;
 }
 
-/* image embeddings of test images [0, n) into out[n, E] */
-static int image_embeddings(genc_clip *m, const genc_images *im, int64_t n, float *out) {
+int genc_clip_image_embeddings(genc_clip *m, const genc_images *im, int64_t n, float *out) {
     const genc_clip_config *cfg = &m->cfg;
+    if (im->channels != cfg->channels || im->height != cfg->height || im->width != cfg->width)
+        return genc_set_error("the images are %dx%dx%d, the model takes %dx%dx%d", im->height, im->width, im->channels,
+                              cfg->height, cfg->width, cfg->channels);
+    if (n > im->n) n = im->n;
     int E = cfg->embed;
     int64_t per = (int64_t)cfg->channels * cfg->height * cfg->width;
     float *x = malloc(sizeof(float) * (size_t)(EVAL_BATCH * per));
@@ -149,7 +152,7 @@ int genc_clip_evaluate(genc_clip *m, const genc_images *test, int64_t n_images, 
           *S = malloc(sizeof(float) * (size_t)score_floats(n, np, K * H));
     int32_t *keys = malloc(sizeof(int32_t) * (size_t)(np > K * H ? np : K * H));
     int rc = img && W1 && We && Wh && S && keys ? GENC_OK : genc_set_error("out of memory");
-    if (rc == GENC_OK) rc = image_embeddings(m, test, ni, img);
+    if (rc == GENC_OK) rc = genc_clip_image_embeddings(m, test, ni, img);
     if (rc == GENC_OK) rc = genc_clip_class_weights(m, test->class_names, K, 0, 1, W1);
     if (rc == GENC_OK) rc = genc_clip_class_weights(m, test->class_names, K, 0, GENC_CAPTION_TRAIN_TEMPLATES, We);
     /* the distinct held-out captions, caption (k, h) at row k·H + h */
@@ -206,8 +209,8 @@ int genc_clip_probe(genc_clip *m, const genc_images *train, int64_t n_train, con
     int E = m->cfg.embed;
     float *a = malloc(sizeof(float) * (size_t)(n_train * E)), *b = malloc(sizeof(float) * (size_t)(n_test * E));
     int rc = a && b ? GENC_OK : genc_set_error("out of memory");
-    if (rc == GENC_OK) rc = image_embeddings(m, train, n_train, a);
-    if (rc == GENC_OK) rc = image_embeddings(m, test, n_test, b);
+    if (rc == GENC_OK) rc = genc_clip_image_embeddings(m, train, n_train, a);
+    if (rc == GENC_OK) rc = genc_clip_image_embeddings(m, test, n_test, b);
     if (rc == GENC_OK)
         rc = genc_linear_probe(a, train->labels, n_train, b, test->labels, n_test, E, train->n_classes, accuracy);
     free(a);
