@@ -17,6 +17,8 @@ int clip_classify(int argc, char **argv);
 struct genc_clip;
 /* genc embed DIR (cli/clip_embed.c) */
 int cmd_embed(int argc, char **argv);
+/* genc bench clip (cli/clip_bench.c) */
+int clip_bench(int argc, char **argv);
 int clip_picture(const struct genc_clip *m, const char *path, int invert, float *x, int *inverted);
 /* The model in an opened checkpoint (EMA weights when kept), then f is freed; says on stderr
  * when the weights are the EMA ones. Prints the error and returns 1 on failure. */
