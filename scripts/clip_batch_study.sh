@@ -4,8 +4,8 @@
 # 24576 steps of 16 = 6144 of 64 = 1536 of 256), with the same model, learning rate,
 # schedule (warm-up a twentieth of the steps, cosine to a tenth) and seed. Prints one markdown
 # table: zero-shot top-1 with one template and with the ensemble, image->text and text->image
-# R@1 on 1000 held-out pairs, the two-item swapped-order accuracy, the linear probe, and
-# the training time.
+# R@1 on 1000 held-out pairs, the two-item swapped-order accuracy and pair R@1 (in brackets:
+# either order counts), the linear probe, and the training time.
 #
 #   scripts/clip_batch_study.sh [OUT_DIR]      (default runs/clip_batch_study)
 #
@@ -46,12 +46,13 @@ done
 
 printf '%s\n' "${rows[@]}" | "$PY" -c '
 import json, sys
-print("| batch | loss | steps | zero-shot, one template | ensemble | image→text R@1 | text→image R@1 | swapped order | linear probe | training s |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+print("| batch | loss | steps | zero-shot, one template | ensemble | image→text R@1 | text→image R@1 | swapped order | pair R@1 (either order) | linear probe | training s |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for line in sys.stdin:
     b, loss, steps, sec, js = line.split(" ", 4)
     r = json.loads(js)
     f = lambda k: "%.3f" % r[k] if r.get(k) is not None else "–"
-    print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (b, loss, steps, f("zero_shot_top1"),
-          f("zero_shot_top1_ensemble"), f("i2t_r1"), f("t2i_r1"), f("order_acc"), f("linear_probe"), sec))
+    print("| %s | %s | %s | %s | %s | %s | %s | %s | %s (%s) | %s | %s |" % (b, loss, steps, f("zero_shot_top1"),
+          f("zero_shot_top1_ensemble"), f("i2t_r1"), f("t2i_r1"), f("order_acc"), f("pair_r1"), f("pair_r1_unordered"),
+          f("linear_probe"), sec.strip()))
 '
