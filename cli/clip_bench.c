@@ -21,6 +21,20 @@ static const char *HELP =
     "the last line is {\"pairs_per_s\", \"ms_per_step\", \"forward_ms\", \"backward_ms\",\n"
     "\"params\", \"threads\", \"config\"} (config: the model, as in a checkpoint).\n";
 
+struct clip_bench {
+    genc_clip *m;
+    float *x;
+    int32_t *ids;
+    int *eos;
+    int B;
+};
+
+static genc_tensor *clip_loss_fn(genc_ctx *c, void *self) {
+    struct clip_bench *k = self;
+    const genc_clip_config *g = &k->m->cfg;
+    return genc_clip_pair_loss(c, k->m, genc_wrap(c, k->x, 4, (int[]){k->B, g->channels, g->height, g->width}), k->ids, k->eos);
+}
+
 int clip_bench(int argc, char **argv) {
     genc_clip_config cfg;
     genc_clip_config_default(&cfg);
@@ -75,36 +89,13 @@ int clip_bench(int argc, char **argv) {
         for (int j = 1; j < T; j++) t[j] = j < eos[b] ? 32 + (int32_t)genc_rng_below(&r, 95) : GENC_TOK_PAD;
         t[eos[b]] = GENC_TOK_EOS;
     }
-    double t0 = 0, fwd = 0, bwd = 0;
-    for (int s = 0; s < warm + steps; s++) {
-        if (s == warm) t0 = genc_time_s();
-        double ta = genc_time_s();
-        genc_ctx_reset(c);
-        genc_tensor *xt = genc_wrap(c, x, 4, (int[]){B, cfg.channels, cfg.height, cfg.width});
-        genc_tensor *loss = genc_clip_pair_loss(c, &m, xt, ids, eos);
-        double tb = genc_time_s();
-        if (genc_optim_step(c, loss, &opt, 1e-4f, 1.0f, NULL)) {
-            rc = runtime_error("step %d: %s", s, genc_error());
-            goto done;
-        }
-        if (s >= warm) {
-            fwd += tb - ta;
-            bwd += genc_time_s() - tb;
-        }
-    }
-    double el = genc_time_s() - t0, pps = (double)steps * B / el;
-    int64_t np = genc_params_count(&m.params);
-    printf("genc: image-text (%s loss), %lld params, batch %d, threads %d: %.1f ms/step (forward %.1f, "
-           "backward+adamw %.1f), %.0f pairs/s\n",
-           genc_clip_loss_name(cfg.loss), (long long)np, B, genc_get_threads(), 1e3 * el / steps, 1e3 * fwd / steps,
-           1e3 * bwd / steps, pps);
-    if (json) {
-        char *cj = genc_clip_config_to_json(&cfg);
-        printf("{\"pairs_per_s\": %.1f, \"ms_per_step\": %.3f, \"forward_ms\": %.3f, \"backward_ms\": %.3f, "
-               "\"params\": %lld, \"threads\": %d, \"config\": %s}\n",
-               pps, 1e3 * el / steps, 1e3 * fwd / steps, 1e3 * bwd / steps, (long long)np, genc_get_threads(), cj);
-        free(cj);
-    }
+    struct clip_bench k = {&m, x, ids, eos, B};
+    bench_times t;
+    if ((rc = bench_steps(c, &opt, clip_loss_fn, &k, B, warm, steps, &t))) goto done;
+    char what[64], *cj = genc_clip_config_to_json(&cfg);
+    snprintf(what, sizeof what, "image-text (%s loss)", genc_clip_loss_name(cfg.loss));
+    bench_report(what, genc_params_count(&m.params), B, "pairs", &t, json, cj);
+    free(cj);
 done:
     free(x);
     free(ids);
