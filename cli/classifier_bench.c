@@ -16,6 +16,20 @@ static const char *HELP =
     "--json the last line is {\"images_per_s\", \"ms_per_step\", \"forward_ms\", \"backward_ms\",\n"
     "\"params\", \"threads\", \"config\"} (config: the net, as in a checkpoint).\n";
 
+struct cls_bench {
+    genc_classifier *m;
+    const genc_classifier_config *cfg;
+    float *x;
+    int32_t *y;
+    int B;
+};
+
+static genc_tensor *cls_loss(genc_ctx *c, void *self) {
+    struct cls_bench *k = self;
+    genc_tensor *xt = genc_wrap(c, k->x, 4, (int[]){k->B, k->cfg->channels, k->cfg->height, k->cfg->width});
+    return genc_classifier_loss(c, k->m, xt, k->y);
+}
+
 int classifier_bench(int argc, char **argv) {
     genc_net_kind net = GENC_NET_CNN;
     int B = 128, steps = 20, warm = 3, threads = 0, json = 0;
@@ -56,36 +70,13 @@ int classifier_bench(int argc, char **argv) {
     genc_rng_fill_uniform(&r, x, B * pix);
     for (int64_t i = 0; i < B * pix; i++) x[i] = 2 * x[i] - 1;
     for (int i = 0; i < B; i++) y[i] = (int32_t)genc_rng_below(&r, (uint32_t)cfg.classes);
-    double t0 = 0, fwd = 0, bwd = 0;
-    for (int s = 0; s < warm + steps; s++) {
-        if (s == warm) t0 = genc_time_s();
-        double ta = genc_time_s();
-        genc_ctx_reset(c);
-        genc_tensor *xt = genc_wrap(c, x, 4, (int[]){B, cfg.channels, cfg.height, cfg.width});
-        genc_tensor *loss = genc_classifier_loss(c, &m, xt, y);
-        double tb = genc_time_s();
-        if (genc_optim_step(c, loss, &opt, 1e-4f, 1.0f, NULL)) {
-            rc = runtime_error("step %d: %s", s, genc_error());
-            goto done;
-        }
-        if (s >= warm) {
-            fwd += tb - ta;
-            bwd += genc_time_s() - tb;
-        }
-    }
-    double el = genc_time_s() - t0, ips = (double)steps * B / el;
-    int64_t np = genc_params_count(&m.params);
-    printf("genc: %s classifier, %lld params, batch %d, threads %d: %.1f ms/step (forward %.1f, "
-           "backward+adamw %.1f), %.0f images/s\n",
-           genc_net_name(net), (long long)np, B, genc_get_threads(), 1e3 * el / steps, 1e3 * fwd / steps,
-           1e3 * bwd / steps, ips);
-    if (json) {
-        char *cj = genc_classifier_config_to_json(&cfg);
-        printf("{\"images_per_s\": %.1f, \"ms_per_step\": %.3f, \"forward_ms\": %.3f, \"backward_ms\": %.3f, "
-               "\"params\": %lld, \"threads\": %d, \"config\": %s}\n",
-               ips, 1e3 * el / steps, 1e3 * fwd / steps, 1e3 * bwd / steps, (long long)np, genc_get_threads(), cj);
-        free(cj);
-    }
+    struct cls_bench k = {&m, &cfg, x, y, B};
+    bench_times t;
+    if ((rc = bench_steps(c, &opt, cls_loss, &k, B, warm, steps, &t))) goto done;
+    char what[64], *cj = genc_classifier_config_to_json(&cfg);
+    snprintf(what, sizeof what, "%s classifier", genc_net_name(net));
+    bench_report(what, genc_params_count(&m.params), B, "images", &t, json, cj);
+    free(cj);
 done:
     free(x);
     free(y);

@@ -20,6 +20,20 @@ struct genc_clip;
 int clip_flag(args *a, void *state);
 /* genc embed DIR (cli/clip_embed.c) */
 int cmd_embed(int argc, char **argv);
+/* genc bench clip (cli/clip_bench.c) */
+int clip_bench(int argc, char **argv);
+/* The timed loop of both benches (cli/bench_steps.c): warm + steps training steps of
+ * loss_fn(c, self) with clipping at 1 and AdamW at 1e-4, timed after the warm-up; prints the
+ * error and returns 1 when a step fails. bench_report prints the line (and the JSON line
+ * {"<unit>_per_s", "ms_per_step", "forward_ms", "backward_ms", "params", "threads", "config"}). */
+typedef genc_tensor *(*bench_loss_fn)(genc_ctx *c, void *self);
+typedef struct bench_times {
+    double step_ms, forward_ms, backward_ms, per_s;
+} bench_times;
+int bench_steps(genc_ctx *c, genc_adamw *opt, bench_loss_fn loss_fn, void *self, int B, int warm, int steps,
+                bench_times *t);
+void bench_report(const char *what, int64_t params, int B, const char *unit, const bench_times *t, int json,
+                  const char *config_json);
 int clip_picture(const struct genc_clip *m, const char *path, int invert, float *x, int *inverted);
 /* The model in an opened checkpoint (EMA weights when kept), then f is freed; says on stderr
  * when the weights are the EMA ones. Prints the error and returns 1 on failure. */

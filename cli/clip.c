@@ -16,7 +16,10 @@ static const char TRAIN_HELP[] =
     "  --text-layers N      text tower blocks (default 2)\n"
     "  --dim D              width of both towers (default 64)\n"
     "  --heads H            attention heads; dim/heads must be a multiple of 4 (default 4)\n"
-    "  --embed E            shared embedding size (default 64)\n";
+    "  --embed E            shared embedding size (default 64)\n"
+    "  --pair-fraction F    share of each batch that are two-item pairs: two items side by\n"
+    "                       side, captioned in order ('a sandal to the left of a shirt.')\n"
+    "                       (default 0.25; 0: single items only)\n";
 
 static const char EVAL_HELP[] =
     "  Zero-shot top-1 accuracy on the Fashion-MNIST test set with one template ('a photo of\n"
@@ -24,13 +27,23 @@ static const char EVAL_HELP[] =
     "  text->image recall at 1, 5, 10 on held-out pairs (test images with held-out templates).\n"
     "  --images N   zero-shot on the first N test images (default: all 10 000)\n"
     "  --pairs N    held-out pairs: the first N test images (default 1000)\n"
+    "  --order-pairs N  held-out two-item pairs (two test images side by side): how often\n"
+    "               the image scores its caption strictly above the one with the names swapped,\n"
+    "               and R@1 among all ordered pairs of class names (default 1000; 0: skip)\n"
     "  --probe N    linear probe (softmax regression on frozen image embeddings) trained on\n"
     "               the first N training images, tested on the zero-shot images (default\n"
     "               5000; 0: no probe)\n"
     "  --json       one JSON object as the last line of stdout: {\"zero_shot_top1\",\n"
     "               \"zero_shot_top1_ensemble\", \"images\", \"pairs\", \"i2t_r1\", \"i2t_r5\",\n"
-    "               \"i2t_r10\", \"t2i_r1\", \"t2i_r5\", \"t2i_r10\", \"linear_probe\", \"loss\", \"step\", \"seconds\"}\n";
+    "               \"i2t_r10\", \"t2i_r1\", \"t2i_r5\", \"t2i_r10\", \"order_pairs\", \"order_acc\", \"pair_r1\",\n"
+    "               \"pair_r1_unordered\", \"linear_probe\", \"loss\", \"step\", \"seconds\"}\n";
 
+typedef struct clip_train_state {
+    genc_clip_config cfg;
+    double pair_fraction;
+} clip_train_state;
+
+/* the model's flags (shared with blip.c, whose towers are CLIP's) */
 int clip_flag(args *a, void *state) {
     genc_clip_config *c = state;
     if (flag(a, "--loss")) {
@@ -49,17 +62,28 @@ int clip_flag(args *a, void *state) {
     return 1;
 }
 
+static int clip_train_flag(args *a, void *state) {
+    clip_train_state *st = state;
+    if (flag(a, "--pair-fraction")) {
+        st->pair_fraction = val_num(a, "--pair-fraction", 0, 1);
+        return 1;
+    }
+    return clip_flag(a, &st->cfg);
+}
+
 static int clip_train(const cli_family *fam, int argc, char **argv) {
+    clip_train_state st = {.pair_fraction = GENC_CLIP_PAIR_FRACTION};
+    genc_clip_config_default(&st.cfg);
     genc_clip_config cfg;
-    genc_clip_config_default(&cfg);
     train_opts o;
-    int rc = train_parse(fam, argc, argv, &o, clip_flag, &cfg);
+    int rc = train_parse(fam, argc, argv, &o, clip_train_flag, &st);
     if (rc >= 0) return rc;
+    cfg = st.cfg;
     if (cfg.dim % cfg.heads || (cfg.dim / cfg.heads) % 4)
         return usage_error("--dim %d / --heads %d must be a whole multiple of 4 (axial 2D RoPE)", cfg.dim, cfg.heads);
     if (28 % cfg.patch) return usage_error("--patch %d does not divide the 28-pixel images", cfg.patch);
     genc_train_result res = {0};
-    return train_exit(genc_clip_train(&cfg, &o.cfg, &o.run, &res), &res);
+    return train_exit(genc_clip_train_pairs(&cfg, &o.cfg, st.pair_fraction, &o.run, &res), &res);
 }
 
 static void jnum(const char *key, double v) {
@@ -69,13 +93,14 @@ static void jnum(const char *key, double v) {
 }
 
 static int clip_eval(genc_st_file *f, const char *path, int argc, char **argv) {
-    int64_t n_images = 0, n_pairs = 1000, n_probe = 5000;
+    int64_t n_images = 0, n_pairs = 1000, n_probe = 5000, n_order = 1000;
     int json = 0;
     args a = {argc, 0, argv, 0};
     while (a.i < a.argc && !a.bad) {
         if (flag(&a, "--help") || flag(&a, "-h")) return show_help(EVAL_HELP);
         else if (flag(&a, "--images")) n_images = val_i64(&a, "--images", 1, 10000);
         else if (flag(&a, "--pairs")) n_pairs = val_i64(&a, "--pairs", 1, 10000);
+        else if (flag(&a, "--order-pairs")) n_order = val_i64(&a, "--order-pairs", 0, 4000);
         else if (flag(&a, "--probe")) n_probe = val_i64(&a, "--probe", 0, 60000);
         else if (flag(&a, "--json")) json = 1;
         else return usage_error("unknown flag '%s' for eval of an image-text model (see genc eval --help)", a.argv[a.i]);
@@ -93,6 +118,8 @@ static int clip_eval(genc_st_file *f, const char *path, int argc, char **argv) {
     }
     genc_clip_eval_result r;
     rc = genc_clip_evaluate(&m, &im, n_images, n_pairs, &r);
+    genc_clip_order_result ord = {0};
+    if (rc == GENC_OK && n_order > 0) rc = genc_clip_evaluate_order(&m, &im, n_order, &ord);
     double probe = NAN;
     if (rc == GENC_OK && n_probe > 0) {
         genc_images tr;
@@ -110,6 +137,10 @@ static int clip_eval(genc_st_file *f, const char *path, int argc, char **argv) {
                (long long)r.images, r.top1_single, r.top1_ensemble, GENC_CAPTION_TRAIN_TEMPLATES);
         printf("retrieval on %lld held-out pairs: image->text R@1/5/10 %.3f %.3f %.3f, text->image %.3f %.3f %.3f (%.1f s)\n",
                (long long)r.pairs, r.i2t[0], r.i2t[1], r.i2t[2], r.t2i[0], r.t2i[1], r.t2i[2], r.seconds);
+        if (ord.pairs)
+            printf("two-item pairs (%lld held out): own caption above the swapped one %.3f (ties wrong; chance 0.5); "
+                   "R@1 among %d ordered name pairs %.3f, either order %.3f\n",
+                   (long long)ord.pairs, ord.order, im.n_classes * (im.n_classes - 1), ord.r1, ord.r1_unordered);
         if (isfinite(probe))
             printf("linear probe on frozen image embeddings (%lld training images): %.4f\n", (long long)n_probe, probe);
         if (json) {
@@ -121,6 +152,10 @@ static int clip_eval(genc_st_file *f, const char *path, int argc, char **argv) {
             char key[16];
             for (int i = 0; i < 3; i++) jnum((snprintf(key, sizeof key, "i2t_%s", k[i]), key), r.i2t[i]);
             for (int i = 0; i < 3; i++) jnum((snprintf(key, sizeof key, "t2i_%s", k[i]), key), r.t2i[i]);
+            printf(", \"order_pairs\": %lld", (long long)ord.pairs);
+            jnum("order_acc", ord.pairs ? ord.order : NAN);
+            jnum("pair_r1", ord.pairs ? ord.r1 : NAN);
+            jnum("pair_r1_unordered", ord.pairs ? ord.r1_unordered : NAN);
             jnum("linear_probe", probe);
             jnum("seconds", r.seconds);
             printf("}\n");

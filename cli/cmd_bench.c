@@ -19,13 +19,15 @@ static const char *HELP =
     "3 warm-up steps then 10 timed steps. With --json the last line is\n"
     "{\"tokens_per_s\", \"ms_per_step\", ...}.\n"
     "\n"
-    "genc bench classifier: the same for an image classifier (genc bench classifier --help).\n";
+    "genc bench classifier: the same for an image classifier (genc bench classifier --help).\n"
+    "genc bench clip: the same for an image-text model (genc bench clip --help).\n";
 
 int cmd_bench(int argc, char **argv) {
     if (wants_help(argc, argv)) return show_help(HELP);
     if (argc >= 1 && strcmp(argv[0], "classifier") == 0) return classifier_bench(argc - 1, argv + 1);
+    if (argc >= 1 && strcmp(argv[0], "clip") == 0) return clip_bench(argc - 1, argv + 1);
     if (argc < 1 || strcmp(argv[0], "lm") != 0)
-        return usage_error("bench needs a family: genc bench lm|classifier (see --help)");
+        return usage_error("bench needs a family: genc bench lm|classifier|clip (see --help)");
     genc_tf_config cfg;
     genc_tf_config_default(&cfg);
     int T = 256, B = 8, steps = 10, warm = 3, threads = 0, json = 0;

@@ -1,5 +1,5 @@
 /* Evaluation metrics on hand-made score matrices with known answers (ties counted against the
- * model), and the model's wiring: the parameter count the config predicts is what the towers
+ * model; the swapped-order accuracy with a tie), and the model's wiring: the parameter count the config predicts is what the towers
  * register (names under "image." and "text."), the config survives JSON, and the text tower
  * reads a caption up to its EOS only (causal: what follows EOS changes nothing, bytes before
  * it do). */
@@ -26,6 +26,15 @@ int main(void) {
     const float flat[3] = {0, 0, 0};
     const int32_t k3[3] = {0, 1, 2};
     CHECK(genc_retrieval_rank(flat, 3, k3, 0) == 3, "all scores tied: last");
+
+    /* swapped-order accuracy: 5 pairs; right, wrong, a tie (wrong), right by a hair, wrong */
+    {
+        const float st[5] = {0.8f, 0.1f, 0.4f, 0.30001f, -0.2f}, ss[5] = {0.3f, 0.5f, 0.4f, 0.3f, -0.1f};
+        double o = genc_order_accuracy(st, ss, 5);
+        CHECK(fabs(o - 0.4) < 1e-12, "order accuracy %g, want 2/5 (the tie counts as wrong)", o);
+        CHECK(genc_order_accuracy(st, st, 5) == 0.0, "all ties: 0");
+        CHECK(isnan(genc_order_accuracy(st, ss, 0)), "no pairs: NaN");
+    }
 
     /* linear probe: 3 classes whose features are e_k plus N(0, 0.1²) noise (separable: every
      * test point is within 0.4 of its own axis with overwhelming probability) give accuracy 1;

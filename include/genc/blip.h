@@ -163,8 +163,8 @@ void genc_blip_train_cfg_default(genc_train_cfg *t);
 int genc_blip_train(const genc_blip_config *cfg, const genc_train_cfg *tc, const genc_run_opts *run,
                     const genc_pair_set *pairs, genc_train_result *res);
 /* A CLIP model (family "clip") trained on a pair set with the shared trainer. */
-int genc_clip_train_pairs(const genc_clip_config *cfg, const genc_train_cfg *tc, const genc_run_opts *run,
-                          const genc_pair_set *pairs, genc_train_result *res);
+int genc_clip_train_set(const genc_clip_config *cfg, const genc_train_cfg *tc, const genc_run_opts *run,
+                        const genc_pair_set *pairs, genc_train_result *res);
 /* A checkpoint of family "blip": the model with its weights (EMA when kept), and the step. */
 int genc_blip_load_file(const genc_st_file *f, genc_blip *m, int64_t *step);
 

@@ -43,6 +43,34 @@ int genc_caption_batch(const genc_images *im, genc_rng *r, int B, int T, float l
  * number of held-out templates (deterministic, no rng). */
 int genc_caption_heldout_template(int64_t i);
 
+/* Two-item pairs ("pairs that need reading"): two items of different classes side by side on
+ * one canvas of the model's own size, captioned with both names in left-to-right meaning,
+ * "a sandal to the left of a shirt." or "a shirt to the right of a sandal.". The caption with
+ * the names swapped describes another picture, so only a model that reads order can tell
+ * them apart. Pair templates 0 .. GENC_PAIR_TRAIN_TEMPLATES−1 are trained on, the rest
+ * caption held-out test pairs only. */
+#define GENC_PAIR_TEMPLATES 6
+#define GENC_PAIR_TRAIN_TEMPLATES 4
+/* The default share of two-item pairs in a training batch (genc train clip --pair-fraction). */
+#define GENC_CLIP_PAIR_FRACTION 0.25
+/* Pair caption with template k of items `left` and `right` into buf; its length or GENC_ERR. */
+int genc_pair_caption_text(int k, const char *left, const char *right, char *buf, size_t cap);
+/* The canvas out[C][H][W] of two images left, right [C][H][W]: each 2×2 area-averaged to
+ * (H/2)×(W/2), rows centred, left in columns [0, W/2), right in [W/2, W); bg elsewhere (the
+ * scaled 0 pixel, Fashion-MNIST's background). GENC_ERR when H or W < 2. */
+int genc_pair_canvas(const float *left, const float *right, int C, int H, int W, float bg, float *out);
+/* A training batch of B − n_pairs single items (genc_caption_batch, first) then n_pairs
+ * two-item pairs: left image, right image redrawn until its class differs, a training pair
+ * template (one rng call each). labels [B] (may be NULL): classes of single items, −1 for
+ * pairs. */
+int genc_caption_batch_mixed(const genc_images *im, genc_rng *r, int B, int n_pairs, int T, float lo, float hi,
+                             float *x, int32_t *ids, int *eos, int32_t *labels);
+/* Held-out pair j of test images (no rng): left image 2j, right image the first one from
+ * 2j + 1 on of another class; GENC_ERR when the set runs out. Its template
+ * genc_pair_heldout_template(j): the held-out pair templates in turn. */
+int genc_pair_heldout(const genc_images *im, int64_t j, int64_t *left, int64_t *right);
+int genc_pair_heldout_template(int64_t j);
+
 /* ---------------------------------------------------------------- losses (loss.c)
  * x, y [B, E]: L2-normalised image and text embeddings, row i of each a matching pair.
  *
@@ -132,12 +160,17 @@ genc_tensor *genc_clip_pair_loss(genc_ctx *c, genc_clip *m, genc_tensor *x_img, 
 
 /* ---------------------------------------------------------------- training (train.c)
  * Family "clip" of the shared trainer: batches of training-split Fashion-MNIST images with
- * captions (genc_caption_batch), the configured loss, weight decay on matrices. Defaults:
+ * captions (genc_caption_batch_mixed), the configured loss, weight decay on matrices. Defaults:
  * batch 64, 1500 steps, lr 1e-3 cosine to 1e-4, warmup 100, weight decay 0.1, betas
  * (0.9, 0.98). */
 void genc_clip_train_cfg_default(genc_train_cfg *t);
 int genc_clip_train(const genc_clip_config *cfg, const genc_train_cfg *tc, const genc_run_opts *run,
                     genc_train_result *res);
+/* The same with round(batch · pair_fraction) two-item pairs in each batch (genc_clip_train:
+ * GENC_CLIP_PAIR_FRACTION). The fraction is saved with the run ("pair_fraction" in the train
+ * metadata; a run without it had none) and a resumed run keeps its own. */
+int genc_clip_train_pairs(const genc_clip_config *cfg, const genc_train_cfg *tc, double pair_fraction,
+                          const genc_run_opts *run, genc_train_result *res);
 /* A checkpoint (folder or file) of family "clip": the model with its weights (EMA when kept),
  * and the step. */
 int genc_clip_load_file(const genc_st_file *f, genc_clip *m, int64_t *step);
@@ -166,6 +199,20 @@ typedef struct genc_clip_eval_result {
  * is an image of the caption's class: the caption names nothing else). */
 int genc_clip_evaluate(genc_clip *m, const genc_images *test, int64_t n_images, int64_t n_pairs,
                        genc_clip_eval_result *r);
+/* Fraction of i with s_true[i] strictly above s_swap[i] (a tie counts as wrong): how often an
+ * image scores its own caption above the caption with the two names swapped. */
+double genc_order_accuracy(const float *s_true, const float *s_swap, int64_t n);
+
+typedef struct genc_clip_order_result {
+    int64_t pairs;             /* held-out two-item pairs */
+    double order;              /* own caption strictly above the swapped one (ties wrong) */
+    double r1;                 /* image→text R@1 among all K·(K−1) ordered pairs, same template */
+    double r1_unordered;       /* R@1 when either order of the two names counts as a hit */
+    double seconds;
+} genc_clip_order_result;
+/* Held-out two-item pairs 0 .. n_pairs−1 of test (genc_pair_heldout; all it holds when <= 0)
+ * on the pair canvas, each captioned with its held-out pair template. */
+int genc_clip_evaluate_order(genc_clip *m, const genc_images *test, int64_t n_pairs, genc_clip_order_result *r);
 /* Linear probe: softmax regression on features xtr[ntr, E] with labels in [0, K) (full batch,
  * Adam, 300 steps at 0.05, L2 1e-4), its top-1 accuracy on xte[nte, E] into *accuracy. */
 int genc_linear_probe(const float *xtr, const int32_t *ytr, int64_t ntr, const float *xte, const int32_t *yte,
@@ -177,6 +224,9 @@ int genc_clip_probe(genc_clip *m, const genc_images *train, int64_t n_train, con
 /* Normalised text embeddings of n texts into out[n, E] (no grad). GENC_ERR naming a text that
  * does not fit the context. */
 int genc_clip_text_embeddings(genc_clip *m, const char *const *texts, int n, float *out);
+/* Normalised image embeddings of images [0, n) of im (scaled to [−1, 1], as in training) into
+ * out[n, E] (no grad); GENC_ERR when their size is not the model's. */
+int genc_clip_image_embeddings(genc_clip *m, const genc_images *im, int64_t n, float *out);
 /* Zero-shot classifier weights W[K, E] of class names over templates [t0, t1): each class the
  * normalised mean of its normalised caption embeddings. */
 int genc_clip_class_weights(genc_clip *m, const char *const *names, int K, int t0, int t1, float *W);

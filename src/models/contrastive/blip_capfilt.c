@@ -188,11 +188,11 @@ int genc_capfilt(const genc_capfilt_opts *o, genc_capfilt_result *r) {
 
     /* 4. two CLIP models of the same size and budget, on the noisy and on the cleaned set */
     run = run_in(o, dir, sizeof dir, "clip-noisy", 0.25);
-    if (genc_clip_train_pairs(&o->clip, &o->clip_train, &run, &noisy, &res) ||
+    if (genc_clip_train_set(&o->clip, &o->clip_train, &run, &noisy, &res) ||
         zero_shot(dir, &test, o->test_images, &r->zero_shot_noisy))
         goto done;
     run = run_in(o, dir, sizeof dir, "clip-clean", 0.25);
-    if (genc_clip_train_pairs(&o->clip, &o->clip_train, &run, &clean, &res) ||
+    if (genc_clip_train_set(&o->clip, &o->clip_train, &run, &clean, &res) ||
         zero_shot(dir, &test, o->test_images, &r->zero_shot_clean))
         goto done;
     rc = GENC_OK;

@@ -210,8 +210,8 @@ done:
     return rc;
 }
 
-int genc_clip_train_pairs(const genc_clip_config *cfg, const genc_train_cfg *tc, const genc_run_opts *run,
-                          const genc_pair_set *pairs, genc_train_result *res) {
+int genc_clip_train_set(const genc_clip_config *cfg, const genc_train_cfg *tc, const genc_run_opts *run,
+                        const genc_pair_set *pairs, genc_train_result *res) {
     genc_clip m;
     pair_task k;
     genc_train_family fam;

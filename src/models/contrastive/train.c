@@ -1,9 +1,12 @@
 /* The image–text model as a family of the shared trainer (genc/train.h): captioned batches of
- * training-split Fashion-MNIST images, the softmax or sigmoid contrastive loss, weight decay on
- * matrices only, and loading a checkpoint back. */
+ * training-split Fashion-MNIST images (single items and a fixed share of two-item pairs), the
+ * softmax or sigmoid contrastive loss, weight decay on matrices only, and loading a
+ * checkpoint back. */
 #include "genc/contrastive.h"
 #include "genc/dist.h"
 
+#include <cjson/cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,13 +29,14 @@ typedef struct clip_task {
     float *x;      /* [B, C, H, W] */
     int32_t *ids;  /* [B, ctx] */
     int *eos;      /* [B] */
-    int B;
+    int B, n_pairs;       /* the last n_pairs of a batch are two-item pairs */
+    double pair_fraction; /* n_pairs = round(B · pair_fraction), saved with the run */
     genc_st_kv meta[1];
 } clip_task;
 
 static int task_batch(void *self, genc_rng *r) {
     clip_task *k = self;
-    return genc_caption_batch(&k->train, r, k->B, k->m->cfg.ctx, -1.f, 1.f, k->x, k->ids, k->eos, NULL);
+    return genc_caption_batch_mixed(&k->train, r, k->B, k->n_pairs, k->m->cfg.ctx, -1.f, 1.f, k->x, k->ids, k->eos, NULL);
 }
 
 static genc_tensor *task_loss(genc_ctx *c, void *self, genc_rng *noise) {
@@ -55,8 +59,28 @@ static int task_decays(const genc_tensor *p, void *self) {
 
 static char *task_config(void *self) { return genc_clip_config_to_json(&((clip_task *)self)->m->cfg); }
 static char *task_train(void *self) {
-    (void)self;
-    return strdup("{\"data\": \"" CLIP_DATA "\"}");
+    char buf[128];
+    snprintf(buf, sizeof buf, "{\"data\": \"" CLIP_DATA "\", \"pair_fraction\": %.9g}", ((clip_task *)self)->pair_fraction);
+    return strdup(buf);
+}
+
+/* the run's pair fraction from its "train" metadata; absent (runs before two-item pairs): 0 */
+static int saved_pair_fraction(const genc_st_file *f, double *frac) {
+    cJSON *o = cJSON_Parse(genc_st_meta(f, "train") ? genc_st_meta(f, "train") : "");
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "pair_fraction");
+    int rc = GENC_OK;
+    *frac = 0;
+    if (v && !(cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 1))
+        rc = genc_set_error("train metadata: \"pair_fraction\" must be a number in [0, 1]");
+    else if (v) *frac = v->valuedouble;
+    cJSON_Delete(o);
+    return rc;
+}
+
+static void set_pairs(clip_task *k, int B, double frac) {
+    k->B = B;
+    k->pair_fraction = frac;
+    k->n_pairs = (int)(B * frac + 0.5);
 }
 
 static void task_family(genc_train_family *fam, clip_task *k) {
@@ -112,6 +136,11 @@ int genc_clip_load_file(const genc_st_file *f, genc_clip *m, int64_t *step) {
 
 int genc_clip_train(const genc_clip_config *cfg, const genc_train_cfg *tc, const genc_run_opts *run,
                     genc_train_result *res) {
+    return genc_clip_train_pairs(cfg, tc, GENC_CLIP_PAIR_FRACTION, run, res);
+}
+
+int genc_clip_train_pairs(const genc_clip_config *cfg, const genc_train_cfg *tc, double pair_fraction,
+                          const genc_run_opts *run, genc_train_result *res) {
     genc_clip m;
     clip_task k;
     genc_train_family fam;
@@ -121,6 +150,10 @@ int genc_clip_train(const genc_clip_config *cfg, const genc_train_cfg *tc, const
     memset(&tr, 0, sizeof tr);
     k.m = &m;
     int rc = GENC_ERR;
+    if (!(pair_fraction >= 0 && pair_fraction <= 1)) {
+        genc_set_error("pair fraction %g is outside [0, 1]", pair_fraction);
+        goto done;
+    }
     if (genc_images_load(CLIP_DATA, GENC_SPLIT_TRAIN, &k.train)) {
         genc_wrap_error("data %s", CLIP_DATA);
         goto done;
@@ -130,12 +163,14 @@ int genc_clip_train(const genc_clip_config *cfg, const genc_train_cfg *tc, const
         genc_train_cfg saved;
         genc_clip_train_cfg_default(&saved);
         int64_t step;
+        double frac = 0;
         if (genc_checkpoint_open(run->out_dir, &f)) goto done;
         rc = from_file(&f, &m, &saved, &step);
+        if (rc == GENC_OK) rc = saved_pair_fraction(&f, &frac);
         if (rc == GENC_OK) rc = genc_train_preflight(run, &saved, (double)genc_clip_param_count(&m.cfg),
                                                      activation_bytes(&m.cfg, saved.batch));
         if (rc == GENC_OK) {
-            k.B = saved.batch;
+            set_pairs(&k, saved.batch, frac);
             task_family(&fam, &k);
             rc = genc_trainer_resume(&tr, &fam, &f);
         }
@@ -155,7 +190,7 @@ int genc_clip_train(const genc_clip_config *cfg, const genc_train_cfg *tc, const
             genc_train_preflight(run, tc, (double)genc_clip_param_count(&mc), activation_bytes(&mc, tc->batch)) ||
             genc_clip_init(&m, &mc, tc->seed))
             goto done;
-        k.B = tc->batch;
+        set_pairs(&k, tc->batch, pair_fraction);
         task_family(&fam, &k);
         if (genc_trainer_init(&tr, &fam, tc)) goto done;
     }
@@ -166,9 +201,10 @@ int genc_clip_train(const genc_clip_config *cfg, const genc_train_cfg *tc, const
         genc_wrap_error("training batch");
         goto done;
     }
-    genc_run_message(run, "model: %s loss, %lld parameters; data: %s (%lld training images with captions)",
+    genc_run_message(run, "model: %s loss, %lld parameters; data: %s (%lld training images with captions; "
+                     "%d of each %d pairs are two-item pairs)",
                      genc_clip_loss_name(m.cfg.loss), (long long)genc_params_count(&m.params), CLIP_DATA,
-                     (long long)k.train.n);
+                     (long long)k.train.n, k.n_pairs, k.B);
     rc = genc_train_run(&tr, &fam, run, res);
 done:
     genc_aligned_free(k.x);
