@@ -22,6 +22,7 @@ typedef struct dm_sample_req {
     int cls;                    /* requested class, −1: cycle through the classes (conditional
                                    models) or none */
     uint64_t seed;
+    int no_clip;                /* image models: do not clamp the denoised estimate to [−1, 1] */
 } dm_sample_req;
 
 /* Usage problems of a request for this model (GENC_ERR with the reason). */

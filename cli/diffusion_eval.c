@@ -29,6 +29,7 @@ const char DIFFUSION_EVAL_HELP[] =
     "  --fd-only          images: only the Fréchet distance (and class accuracy), not\n"
     "                     the bits/dim (to compare samplers and step counts quickly)\n"
     "  --cfg W            guidance scale for the generated images (conditional models; 1)\n"
+    "  --no-clip          do not clamp the denoised estimates of those images to [-1, 1]\n"
     "  --json             one JSON object on stdout\n";
 
 /* The ODE's range: the process's own σ range; flow has no largest σ, so 80 (t = 0.988). */
@@ -235,6 +236,7 @@ int diffusion_eval(genc_st_file *f, const char *dir, int argc, char **argv) {
         else if (flag(&a, "--fd-n")) fd_n = val_i64(&a, "--fd-n", 2, 1 << 20);
         else if (flag(&a, "--fd-steps")) fd_steps = val_int(&a, "--fd-steps", 1, 100000);
         else if (flag(&a, "--fd-only")) fd_only = 1;
+        else if (flag(&a, "--no-clip")) q.no_clip = 1;
         else if (flag(&a, "--cfg")) { cfg = (float)val_num(&a, "--cfg", 0, 100); cfg_given = 1; }
         else return usage_error("unknown flag '%s' for eval (see genc eval --help)", a.argv[a.i]);
     }

@@ -18,6 +18,8 @@ const char DIFFUSION_SAMPLE_HELP[] =
     "  --large-variance   ddpm: posterior variance β instead of β̃\n"
     "  --churn S          heun: EDM's S_churn (default 0), with --s-tmin, --s-tmax, --s-noise\n"
     "  --shift S          flow samplers: time shift s·t/(1 + (s−1)·t) (default 1)\n"
+    "  --no-clip          image models: do not clamp each denoised estimate x0 to the\n"
+    "                     data range [-1, 1] (clamped by default, as DDPM and DDIM do)\n"
     "  --cfg W            classifier-free guidance scale (class-conditional models; default 1)\n"
     "  --class C          generate class C (default: every class in turn, one per column)\n"
     "  --n K              samples (default 2000 points / 64 images)\n"
@@ -64,7 +66,9 @@ int dm_sample_run(genc_dmodel *m, const dm_sample_req *q, int64_t n, float *x, i
     if (genc_sample_sigmas(&m->proc, q->grid, q->steps, is_flow(q->o.kind), q->shift, sig)) goto done;
     if (labels)
         for (int64_t i = 0; i < n; i++) labels[i] = m->cfg.n_classes ? (q->cls >= 0 ? q->cls : (int32_t)(i % m->cfg.n_classes)) : -1;
+    int points = m->cfg.height * m->cfg.width == 1;
     genc_dm_denoiser d = {.m = m, .c = c, .labels = m->cfg.n_classes && labels ? labels : NULL, .cfg = q->cfg,
+                          .clip = points || q->no_clip ? 0.0f : 1.0f,
                           .max_batch = m->cfg.net == GENC_DNET_MLP ? 4096 : 64};
     genc_denoiser den = {genc_dm_denoise, &d};
     genc_rng r = genc_rng_make(q->seed, 7);
@@ -144,6 +148,7 @@ int diffusion_sample(genc_st_file *f, const char *dir, int argc, char **argv) {
             if (!a.bad && genc_dgrid_parse(s, &q.grid)) return usage_error("--schedule: %s", genc_error());
         } else if (flag(&a, "--eta")) { eta = val_num(&a, "--eta", 0, 10); eta_given = 1; }
         else if (flag(&a, "--large-variance")) lv = 1;
+        else if (flag(&a, "--no-clip")) q.no_clip = 1;
         else if (flag(&a, "--churn")) { churn = val_num(&a, "--churn", 0, 1e6); churn_given = 1; }
         else if (flag(&a, "--s-tmin")) { tmin = val_num(&a, "--s-tmin", 0, 1e6); churn_given = 1; }
         else if (flag(&a, "--s-tmax")) { tmax = val_num(&a, "--s-tmax", 0, 1e9); churn_given = 1; }

@@ -74,6 +74,8 @@ done
 TINY="--data fashion-mnist --steps 2 --batch 4 $T1"
 expect 0 "saved" -- "$GENC" train diffusion --net unet --hidden 8 --heads 2 $TINY --out "$W/unet"
 expect 0 "grid.png" -- "$GENC" sample "$W/unet" --n 4 --steps 2 --out "$W/grid.png" $T1
+# the denoised estimate is clamped to the data range by default; --no-clip samples without
+expect 0 "grid2.png" -- "$GENC" sample "$W/unet" --n 4 --steps 2 --no-clip --out "$W/grid2.png" $T1
 expect 0 '"bits_per_dim"' -- "$GENC" eval "$W/unet" --n 2 --ode-steps 2 --json $T1
 expect 0 "saved" -- "$GENC" train diffusion --net dit --hidden 16 --layers 1 --heads 2 --patch 7 --process flow $TINY --out "$W/dit"
 expect 0 "grid.png" -- "$GENC" sample "$W/dit" --n 4 --steps 2 --out "$W/grid.png" $T1

@@ -54,6 +54,29 @@ static void rays(void) {
     }
 }
 
+/* clip = 1 clamps the estimate x0 elementwise to [−1, 1] and changes nothing else: the
+ * unclamped estimate at a large noise level (where an ε-model's x0 = (x − β·ε)/α is far out of
+ * range) clamped by hand equals the clamped one bit for bit */
+static void clipped(void) {
+    genc_dmodel m = mk(GENC_DNET_MLP, GENC_DPROC_DDPM_COSINE, 2, 1, 1);
+    genc_ctx *c = genc_ctx_new(0);
+    genc_dm_denoiser free_d = {.m = &m, .c = c, .cfg = 1}, clip_d = {.m = &m, .c = c, .cfg = 1, .clip = 1};
+    float x[64], a[64], b[64];
+    tu_randn(x, 64, 6, 30);
+    genc_dm_denoise(&free_d, x, 32, 2, 0.02, 0.9998, a);
+    genc_dm_denoise(&clip_d, x, 32, 2, 0.02, 0.9998, b);
+    int out = 0, same = 1;
+    for (int i = 0; i < 64; i++) {
+        out += fabsf(a[i]) > 1;
+        float want = a[i] < -1 ? -1 : a[i] > 1 ? 1 : a[i];
+        same &= b[i] == want;
+    }
+    CHECK(out > 0, "the unclamped estimate leaves [-1, 1] (%d of 64), so the clamp is exercised", out);
+    CHECK(same, "clip = 1 is the elementwise clamp of the estimate to [-1, 1]");
+    genc_ctx_free(c);
+    genc_dmodel_free(&m);
+}
+
 static void divergence(genc_dnet net, int C, int H, int W, int probe) {
     genc_dmodel m = mk(net, GENC_DPROC_EDM, C, H, W);
     genc_ctx *c = genc_ctx_new(0);
@@ -169,6 +192,7 @@ static void guidance(void) {
 
 int main(void) {
     rays();
+    clipped();
     guidance();
     divergence(GENC_DNET_MLP, 2, 1, 1, 0);
     divergence(GENC_DNET_MLP, 2, 1, 1, 1);

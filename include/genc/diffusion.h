@@ -332,6 +332,8 @@ typedef struct genc_dm_denoiser {
     const int32_t *labels;      /* [n] or NULL */
     float cfg;                  /* guidance scale (1: the conditional model alone) */
     int max_batch;
+    float clip;                 /* > 0: the estimate x0 clamped to [−clip, clip] (sampling image
+                                   models, whose data lie in [−1, 1]); 0: not clamped */
 } genc_dm_denoiser;
 
 int genc_dm_denoise(void *self, const float *x, int64_t n, int dim, double alpha, double beta, float *x0);

@@ -57,7 +57,9 @@ int genc_dm_denoise(void *self, const float *x, int64_t n, int dim, double a, do
                 int64_t q = (int64_t)r * dim + j;
                 float f = F->data[q];
                 if (guided) f = F->data[(int64_t)nb * dim + q] + w * (f - F->data[(int64_t)nb * dim + q]);
-                x0[(i0 + r) * dim + j] = fx * x[(i0 + r) * dim + j] + ff * f;
+                float v = fx * x[(i0 + r) * dim + j] + ff * f;
+                if (s->clip > 0) v = v < -s->clip ? -s->clip : v > s->clip ? s->clip : v;
+                x0[(i0 + r) * dim + j] = v;
             }
         genc_restore_grad(s->c, prev);
     }
