@@ -28,21 +28,7 @@ expect 2 "unknown loss" -- "$GENC" bench clip --loss cosine
 
 # checkpoint configs edited to lie: sizes that do not match the tensors, a patch that does not
 # divide the images, a context beyond the limit -- each refused with a message, exit 1
-lie() {  # lie NAME KEY VALUE: a copy of the softmax run with config[KEY] = VALUE
-    mkdir -p "$W/$1"
-    "${GENC_PYTHON:-/usr/bin/python3}" - "$W/soft/model.safetensors" "$W/$1/model.safetensors" "$2" "$3" <<'PY'
-import json, struct, sys
-b = open(sys.argv[1], "rb").read()
-n = struct.unpack("<Q", b[:8])[0]
-h = json.loads(b[8:8 + n])
-c = json.loads(h["__metadata__"]["config"])
-c[sys.argv[3]] = json.loads(sys.argv[4])
-h["__metadata__"]["config"] = json.dumps(c)
-hb = json.dumps(h).encode()
-hb += b" " * ((8 - len(hb) % 8) % 8)
-open(sys.argv[2], "wb").write(struct.pack("<Q", len(hb)) + hb + b[8 + n:])
-PY
-}
+lie() { config_lie "$W/soft/model.safetensors" "$W/$1" "$2" "$3"; }  # lie NAME KEY VALUE
 lie big embed 9; expect 1 "config and tensors do not match" -- "$GENC" eval "$W/big" --images 10 --pairs 10 --probe 0
 expect 0 "does NOT match" -- "$GENC" info "$W/big"
 lie wide dim 4096; expect 1 "too large" -- "$GENC" eval "$W/wide" --images 10 --pairs 10 --probe 0
