@@ -101,6 +101,17 @@ double val_num(args *a, const char *name, double lo, double hi) {
     return v;
 }
 
+int val_invert(args *a, const char *name) {
+    const char *v = val_str(a, name);
+    if (a->bad) return -1;
+    if (!strcmp(v, "auto")) return -1;
+    if (!strcmp(v, "yes")) return 1;
+    if (!strcmp(v, "no")) return 0;
+    usage_error("%s expects auto, yes or no, got '%s'", name, v);
+    a->bad = 1;
+    return -1;
+}
+
 uint64_t val_u64(args *a, const char *name) {
     const char *s = val_str(a, name);
     if (a->bad) return 0;

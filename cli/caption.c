@@ -31,14 +31,8 @@ int cmd_caption(int argc, char **argv) {
         else if (flag(&a, "--image")) image = val_str(&a, "--image");
         else if (flag(&a, "--n")) n = val_int(&a, "--n", 1, 100);
         else if (caption_flag(&a, &co, &beam_given, &top_p_given)) {
-        } else if (flag(&a, "--invert")) {
-            const char *v = val_str(&a, "--invert");
-            if (a.bad) break;
-            if (!strcmp(v, "auto")) invert = -1;
-            else if (!strcmp(v, "yes")) invert = 1;
-            else if (!strcmp(v, "no")) invert = 0;
-            else return usage_error("--invert expects auto, yes or no, got '%s'", v);
-        } else return usage_error("unknown flag '%s' for caption (see genc caption --help)", a.argv[a.i]);
+        } else if (flag(&a, "--invert")) invert = val_invert(&a, "--invert");
+        else return usage_error("unknown flag '%s' for caption (see genc caption --help)", a.argv[a.i]);
     }
     if (a.bad) return EXIT_USAGE;
     if (!image) return usage_error("caption needs --image FILE.png");

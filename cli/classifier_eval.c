@@ -166,14 +166,8 @@ int cmd_classify(int argc, char **argv) {
         else if (flag(&a, "--image")) image = val_str(&a, "--image");
         else if (flag(&a, "--top")) top = val_int(&a, "--top", 1, 1000);
         else if (flag(&a, "--json")) json = 1;
-        else if (flag(&a, "--invert")) {
-            const char *v = val_str(&a, "--invert");
-            if (a.bad) break;
-            if (strcmp(v, "auto") == 0) invert = -1;
-            else if (strcmp(v, "yes") == 0) invert = 1;
-            else if (strcmp(v, "no") == 0) invert = 0;
-            else return usage_error("--invert expects auto, yes or no, got '%s'", v);
-        } else return usage_error("unknown flag '%s' for classify (see genc classify --help)", a.argv[a.i]);
+        else if (flag(&a, "--invert")) invert = val_invert(&a, "--invert");
+        else return usage_error("unknown flag '%s' for classify (see genc classify --help)", a.argv[a.i]);
     }
     if (a.bad) return EXIT_USAGE;
     if (!image) return usage_error("classify needs --image FILE.png");

@@ -28,6 +28,8 @@ int val_int(args *a, const char *name, int lo, int hi);
 int64_t val_i64(args *a, const char *name, int64_t lo, int64_t hi);
 double val_num(args *a, const char *name, double lo, double hi);
 uint64_t val_u64(args *a, const char *name);
+/* --invert auto|yes|no of the verbs that read a picture: -1 (auto), 1 or 0 */
+int val_invert(args *a, const char *name);
 
 /* 1 when the verb's first argument asks for help (--help or -h). */
 int wants_help(int argc, char **argv);

@@ -60,14 +60,8 @@ int clip_classify(int argc, char **argv) {
         if (flag(&a, "--help") || flag(&a, "-h")) return show_help(CLIP_CLASSIFY_HELP);
         else if (flag(&a, "--image")) image = val_str(&a, "--image");
         else if (flag(&a, "--labels")) labels = val_str(&a, "--labels");
-        else if (flag(&a, "--invert")) {
-            const char *v = val_str(&a, "--invert");
-            if (a.bad) break;
-            if (!strcmp(v, "auto")) invert = -1;
-            else if (!strcmp(v, "yes")) invert = 1;
-            else if (!strcmp(v, "no")) invert = 0;
-            else return usage_error("--invert expects auto, yes or no, got '%s'", v);
-        } else return usage_error("unknown flag '%s' for classify of an image-text model", a.argv[a.i]);
+        else if (flag(&a, "--invert")) invert = val_invert(&a, "--invert");
+        else return usage_error("unknown flag '%s' for classify of an image-text model", a.argv[a.i]);
     }
     if (a.bad) return EXIT_USAGE;
     if (!image) return usage_error("classify needs --image FILE.png");
