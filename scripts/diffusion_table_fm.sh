@@ -12,7 +12,7 @@ mkdir -p "$OUT"
 [ -f "$OUT/cls/model.safetensors" ] || "$GENC" train classifier --net cnn --minutes 3 --threads 1 --out "$OUT/cls" >/dev/null 2>&1
 echo "| process | pred | sampler | steps | Fréchet distance | bits/dim | train s | sample s |"
 echo "|---|---|---|---|---|---|---|---|"
-for row in "ddpm-linear:ddpm" "ddpm-linear:ddim" "ddpm-cosine:ddpm" "vp:euler" "ve:euler" "edm:heun" "flow:flow-euler"; do
+for row in "ddpm-linear:ddpm" "ddpm-linear:ddim" "ddpm-linear:heun" "ddpm-cosine:ddpm" "vp:euler" "ve:euler" "edm:heun" "edm:euler" "flow:flow-euler"; do
     proc=${row%%:*}; sampler=${row##*:}
     [ -f "$OUT/$proc/model.safetensors" ] || "$GENC" train diffusion --data fashion-mnist --net unet --hidden 16 \
         --process $proc --batch 32 --lr 2e-3 --ema 0.999 --steps $STEPS --threads 1 --out "$OUT/$proc" >/dev/null 2>&1
