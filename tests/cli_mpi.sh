@@ -14,8 +14,10 @@
 # steps: the ranks sum the same per-example terms in another order (each rank's half of the
 # batch, then the all-reduce), float32 rounding of ~1e-7 relative per gradient, which AdamW
 # carries into the weights at up to about lr × (relative error) per step; measured: 2.2e-6
-# (lm), 1.3e-7 (diffusion), 4.7e-7 (siglip). A single wrong draw is far outside it: changing
-# only the dropout rate from 0.1 to 0.09 (other masks, same data) moves the weights by 1.3e-2.
+# (lm), 1.3e-7 (diffusion), 8.0e-6 (siglip, with two-item pairs), 4.4e-6 (blip; 1.0e-5 with 4
+# ranks and 15 steps).
+# A single wrong draw is far outside it: changing only the dropout rate from 0.1 to 0.09
+# (other masks, same data) moves the weights by 1.3e-2, another seed moves BLIP's by 0.95.
 GENC="$1"
 source "$(dirname "$0")/lib_cli.sh"
 if ! "$GENC" --version | grep -q "MPI data parallelism: built in"; then
@@ -43,9 +45,12 @@ check() { # check WHAT CONDITION...
 LM="lm --dim 32 --layers 2 --heads 2 --seq 32 --batch 8 --steps 10 --warmup 2 --seed 7 --dropout 0.1 --threads 1"
 DIF="diffusion --data toy:checkerboard --batch 32 --steps 10 --warmup 2 --threads 1"
 SIG="clip --loss sigmoid --dim 16 --heads 2 --embed 8 --patch 7 --image-layers 1 --text-layers 1 --batch 8 --warmup 2 --steps 8 --threads 1"
+# BLIP: ITC through the all-gather, the hard negatives drawn for the whole batch on every
+# rank, each rank scoring the pairs of its own images and its own captions
+BLIP="blip --dim 16 --heads 2 --embed 8 --patch 7 --image-layers 1 --text-layers 1 --batch 8 --warmup 2 --steps 8 --threads 1"
 
 # ---- 2 ranks == 1 process
-for name in LM DIF SIG; do
+for name in LM DIF SIG BLIP; do
     args=${!name}
     "$GENC" train $args --out "$W/$name-1" 2>/dev/null
     $MPI -np 2 "$GENC" train $args --out "$W/$name-2" >"$W/$name.out" 2>"$W/$name.err"

@@ -100,6 +100,9 @@ genc_tensor *genc_siglip_loss_direct(genc_ctx *c, genc_tensor *x, genc_tensor *y
  * global batch; the value is the whole batch's loss on every rank. CLIP all-gathers the
  * embeddings; SigLIP passes text blocks around a ring of the ranks (loss_dist.c). */
 genc_tensor *genc_clip_loss_ranks(genc_ctx *c, genc_tensor *x, genc_tensor *y, genc_tensor *scale);
+/* This rank's rows x [n, E] (its share of the batch, genc/dist.h) → all ranks' rows [B, E] in
+ * rank order; backward keeps this rank's rows, × the number of ranks (x itself on one rank). */
+genc_tensor *genc_gather_rows(genc_ctx *c, genc_tensor *x);
 genc_tensor *genc_siglip_loss_ranks(genc_ctx *c, genc_tensor *x, genc_tensor *y, genc_tensor *t, genc_tensor *b,
                                     int chunk);
 

@@ -32,7 +32,7 @@ static void gather_backward(genc_ctx *c, genc_node *nd) {
 }
 
 /* x [n, E] of this rank → [B, E], the ranks' rows in rank order (x itself on one rank). */
-static genc_tensor *gather_rows(genc_ctx *c, genc_tensor *x) {
+genc_tensor *genc_gather_rows(genc_ctx *c, genc_tensor *x) {
     float N = genc_share_ranks(c);
     if (N == 1.0f) return x;
     int n = genc_dim(x, 0), E = genc_dim(x, 1);
@@ -48,7 +48,7 @@ static genc_tensor *gather_rows(genc_ctx *c, genc_tensor *x) {
 }
 
 genc_tensor *genc_clip_loss_ranks(genc_ctx *c, genc_tensor *x, genc_tensor *y, genc_tensor *scale) {
-    return genc_clip_loss(c, gather_rows(c, x), gather_rows(c, y), scale);
+    return genc_clip_loss(c, genc_gather_rows(c, x), genc_gather_rows(c, y), scale);
 }
 
 /* ---------------------------------------------------------------- the SigLIP ring */
