@@ -34,6 +34,7 @@ static void usage(FILE *out) {
             "  decode DIR    latents back to images through the inverse flow\n"
             "  bench lm      time training steps of a transformer LM (tokens/s)\n"
             "  bench classifier  time training steps of an image classifier (images/s)\n"
+            "  bench clip    time training steps of a CLIP / SigLIP model (images/s)\n"
             "  compare lm    train AR and diffusion LMs for equal time; one table of bpc and speed\n"
             "\n"
             "families (eval, sample and info read the family from the checkpoint):\n",
