@@ -19,7 +19,7 @@
  * and Nt tile pixels, e.g. 2.0 MB per thread for 64 channels of 3×3 on a 28×28 image (one
  * tile: the whole image), against 231 MB for an im2col of a batch of 128. Backward reuses the
  * same buffers (the padded one for dx) and adds nchunk·O·(K + 1) floats of weight and bias
- * gradient partials (nchunk ≤ NCHUNK, fewer when O·K is large: at most about PART_CAP floats).
+ * gradient partials (nchunk ≤ 32, fewer when O·K is large: genc_conv_chunks).
  *
  * Threads. Images run in parallel, each with a single-threaded sgemm (OpenBLAS does not nest
  * inside an OpenMP region), when there are at least as many as threads; otherwise they run
@@ -37,8 +37,6 @@
 #include <string.h>
 
 #define COL_CAP (1 << 20)   /* floats of col per thread (4 MiB) */
-#define NCHUNK 32
-#define PART_CAP (1 << 22)  /* floats of dw partials in all (16 MiB) */
 
 typedef struct conv_geom {
     int B, C, H, W, O, kh, kw, s, p, Ho, Wo;
@@ -48,7 +46,6 @@ typedef struct conv_geom {
     int direct;     /* 1×1, stride 1, pad 0: col is x itself */
 } conv_geom;
 
-static int par_over(int64_t items) { return items > 1 && items >= omp_get_max_threads(); }
 
 static int64_t col_floats(const conv_geom *g) { return g->direct ? 0 : g->K * g->rows * g->Wo; }
 static int64_t pad_floats(const conv_geom *g) { return g->direct || !g->p ? 0 : (int64_t)g->C * g->Hp * g->Wp; }
@@ -193,14 +190,6 @@ static void backward_image(const conv_geom *g, const float *xb, const float *w, 
     if (padbuf) unpad_add(g, padbuf, dxb, fresh);
 }
 
-/* Chunks of the batch for the weight-gradient partials: at most NCHUNK, at most one per
- * image, and few enough that the partials stay near PART_CAP floats. */
-static int n_chunks(const conv_geom *g) {
-    int64_t per = (int64_t)g->O * (g->K + 1), n = PART_CAP / per;
-    if (n > NCHUNK) n = NCHUNK;
-    if (n > g->B) n = g->B;
-    return n < 1 ? 1 : (int)n;
-}
 
 static void conv2d_backward(genc_ctx *c, genc_node *nd) {
     genc_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->in[2];
@@ -209,7 +198,7 @@ static void conv2d_backward(genc_ctx *c, genc_node *nd) {
     int want_w = w->requires_grad, want_b = b && b->requires_grad;
     int fresh = 0;
     float *dx = x->requires_grad ? genc_grad_fresh(c, x, &fresh) : NULL;
-    int nch = n_chunks(g), par = par_over(nch), nth = par ? omp_get_max_threads() : 1;
+    int nch = genc_conv_chunks((int64_t)g->O * (g->K + 1), g->B), par = genc_conv_par_over(nch), nth = par ? omp_get_max_threads() : 1;
     int64_t per = col_floats(g) + pad_floats(g), xs = (int64_t)g->C * g->H * g->W;
     int64_t ys = g->O * g->N, OK = g->O * g->K;
     float *buf = per ? genc_scratch(c, (size_t)(nth * per) * sizeof(float)) : NULL;
@@ -256,7 +245,7 @@ genc_tensor *genc_conv_im2col(genc_ctx *c, genc_tensor *x, genc_tensor *w, genc_
     g.rows = g.direct || rows >= g.Ho ? g.Ho : rows < 1 ? 1 : (int)rows;
 
     genc_tensor *y = genc_new4(c, g.B, g.O, g.Ho, g.Wo);
-    int par = par_over(g.B), nth = par ? omp_get_max_threads() : 1;
+    int par = genc_conv_par_over(g.B), nth = par ? omp_get_max_threads() : 1;
     int64_t per = col_floats(&g) + pad_floats(&g), xstride = (int64_t)g.C * g.H * g.W;
     float *buf = per ? genc_scratch(c, (size_t)(nth * per) * sizeof(float)) : NULL;
 #pragma omp parallel for schedule(static) if (par)

@@ -33,7 +33,6 @@
 
 #include "colsum.h"
 
-#include <omp.h>
 #include <string.h>
 
 #if defined(__AVX512F__)
@@ -50,8 +49,6 @@
 #define BLK (VL * NV)         /* columns per register tile */
 #define NC (4 * BLK)          /* columns per cache chunk */
 #define GROUP_COLS 2048       /* columns of a group of images (at least one image) */
-#define NCHUNK 32
-#define PART_CAP (1 << 22)    /* floats of weight-gradient partials in all (16 MiB) */
 
 typedef float vf __attribute__((vector_size(VL * 4)));
 
@@ -86,7 +83,6 @@ typedef struct direct_geom {
     int64_t ld;      /* M0 + Npad + M rounded up to a vector: row stride of a group */
     int64_t off[25]; /* off_t, k ≤ 5 */
     float *wf;       /* [Op/OB][C][kk][OB] forward weights, zero rows past O */
-    float *wb;       /* [Cp/OB][O][kk][OB] the same weights for dX (w[o, c, t] at c's block) */
 } direct_geom;
 
 /* 3×3 and 5×5 "same" convolutions of at least 16 input channels. With fewer, or for 1×1,
@@ -96,7 +92,6 @@ int genc_conv_direct_fits(int C, int kh, int kw, int stride, int pad) {
     return stride == 1 && kh == kw && kh == 2 * pad + 1 && (kh == 3 || kh == 5) && C >= 16;
 }
 
-static int par_over(int64_t items) { return items > 1 && items >= omp_get_max_threads(); }
 static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
 static int group_images(const direct_geom *g, int grp) {
@@ -206,6 +201,23 @@ static void dw_kernel(const direct_geom *g, const float *dY, const float *X, int
     }
 }
 
+/* The weights w[O, C, kk] as the tap kernel reads them, blocks of OB output channels of the
+ * pass: forward (by_input 0) [Op/OB][C][kk][OB], zero rows past O; for dX (by_input 1), where
+ * the input channels are the outputs, [Cp/OB][O][kk][OB]. */
+static float *pack_weights(genc_ctx *c, const float *w, int O, int C, int kk, int by_input) {
+    int Q = by_input ? C : O, R = by_input ? O : C;
+    int64_t n = round_up(Q, OB) * R * kk;
+    float *p = genc_scratch(c, (size_t)n * sizeof(float));
+    memset(p, 0, (size_t)n * sizeof(float));
+    for (int o = 0; o < O; o++)
+        for (int ci = 0; ci < C; ci++)
+            for (int t = 0; t < kk; t++) {
+                int q = by_input ? ci : o, r = by_input ? o : ci;
+                p[(((int64_t)(q / OB) * R + r) * kk + t) * OB + q % OB] = w[((int64_t)o * C + ci) * kk + t];
+            }
+    return p;
+}
+
 static direct_geom geometry(genc_ctx *c, const genc_tensor *x, const genc_tensor *w, int pad) {
     direct_geom g = {.B = x->shape[0], .C = x->shape[1], .H = x->shape[2], .W = x->shape[3], .O = w->shape[0],
                      .k = w->shape[2], .p = pad};
@@ -222,34 +234,15 @@ static direct_geom geometry(genc_ctx *c, const genc_tensor *x, const genc_tensor
     g.Cp = (int)round_up(g.C, OB);
     g.Op = (int)round_up(g.O, OB);
     for (int t = 0; t < g.kk; t++) g.off[t] = (int64_t)(t / g.k - g.p) * g.Wq + (t % g.k - g.p);
-    int64_t nwf = (int64_t)g.Op * g.C * g.kk, nwb = (int64_t)g.Cp * g.O * g.kk;
-    g.wf = genc_scratch(c, (size_t)nwf * sizeof(float));
-    g.wb = genc_scratch(c, (size_t)nwb * sizeof(float));
-    memset(g.wf, 0, (size_t)nwf * sizeof(float));
-    memset(g.wb, 0, (size_t)nwb * sizeof(float));
-    for (int o = 0; o < g.O; o++)
-        for (int ci = 0; ci < g.C; ci++)
-            for (int t = 0; t < g.kk; t++) {
-                float v = w->data[((int64_t)o * g.C + ci) * g.kk + t];
-                g.wf[(((int64_t)(o / OB) * g.C + ci) * g.kk + t) * OB + o % OB] = v;
-                g.wb[(((int64_t)(ci / OB) * g.O + o) * g.kk + t) * OB + ci % OB] = v;
-            }
+    g.wf = pack_weights(c, w->data, g.O, g.C, g.kk, 0);
     return g;
 }
 
-/* Chunks of groups for the weight-gradient partials: at most NCHUNK, at most one per group,
- * and few enough that the partials stay near PART_CAP floats. */
-static int n_chunks(const direct_geom *g) {
-    int64_t per = (int64_t)g->O * (g->C * g->kk + 1), n = PART_CAP / per;
-    if (n > NCHUNK) n = NCHUNK;
-    if (n > g->ngroups) n = g->ngroups;
-    return n < 1 ? 1 : (int)n;
-}
 
 /* One group's backward into the thread's buffers: dY and X in the layout, then the weight
  * gradient into pw and dx. inner: split the kernels' channel blocks over the threads. */
-static void backward_group(const direct_geom *g, const float *xd, const float *dy, int grp, float *buf, float *pw,
-                           float *dx, int fresh, int inner) {
+static void backward_group(const direct_geom *g, const float *wb, const float *xd, const float *dy, int grp, float *buf,
+                           float *pw, float *dx, int fresh, int inner) {
     int b0 = grp * g->G, nb = group_images(g, grp);
     int64_t ncols = round_up(nb * g->slot, BLK);
     float *dY = buf, *X = dY + g->Op * g->ld, *dX = X + g->C * g->ld;
@@ -263,7 +256,7 @@ static void backward_group(const direct_geom *g, const float *xd, const float *d
     if (dx) {
         int ncb = g->Cp / OB;
 #pragma omp parallel for schedule(static) if (inner && ncb > 1)
-        for (int cb = 0; cb < ncb; cb++) tap_kernel(g, g->wb, g->O, dY, -1, cb, cb + 1, ncols, dX);
+        for (int cb = 0; cb < ncb; cb++) tap_kernel(g, wb, g->O, dY, -1, cb, cb + 1, ncols, dX);
         store(g, dX, g->C, b0, nb, NULL, dx, !fresh);
     }
 }
@@ -275,7 +268,8 @@ static void direct_backward(genc_ctx *c, genc_node *nd) {
     int want_w = w->requires_grad, want_b = b && b->requires_grad;
     int fresh = 0;
     float *dx = x->requires_grad ? genc_grad_fresh(c, x, &fresh) : NULL;
-    int nch = n_chunks(g), par = par_over(nch), nth = par ? omp_get_max_threads() : 1;
+    const float *wb = dx ? pack_weights(c, w->data, g->O, g->C, g->kk, 1) : NULL;
+    int nch = genc_conv_chunks((int64_t)g->O * (g->C * g->kk + 1), g->ngroups), par = genc_conv_par_over(nch), nth = par ? omp_get_max_threads() : 1;
     int64_t per = (int64_t)(g->Op + g->C) * g->ld + (int64_t)g->Cp * g->Npad;
     int64_t OK = (int64_t)g->O * g->C * g->kk, HW = (int64_t)g->H * g->W;
     float *buf = genc_scratch(c, (size_t)(nth * per) * sizeof(float));
@@ -298,7 +292,7 @@ static void direct_backward(genc_ctx *c, genc_node *nd) {
                         for (int64_t i = 0; i < HW; i++) s += d[i];
                         pbk[o] += (float)s;
                     }
-            if (pwk || dx) backward_group(g, x->data, dy, grp, mine, pwk, dx, fresh, !par);
+            if (pwk || dx) backward_group(g, wb, x->data, dy, grp, mine, pwk, dx, fresh, !par);
         }
     }
     if (pw) genc_colsum_add(pw, NULL, nch, OK, genc_grad(c, w), 1.0f);
@@ -308,7 +302,7 @@ static void direct_backward(genc_ctx *c, genc_node *nd) {
 genc_tensor *genc_conv_direct(genc_ctx *c, genc_tensor *x, genc_tensor *w, genc_tensor *b, int pad) {
     direct_geom g = geometry(c, x, w, pad);
     genc_tensor *y = genc_new4(c, g.B, g.O, g.H, g.W);
-    int par = par_over(g.ngroups), nth = par ? omp_get_max_threads() : 1, nob = g.Op / OB;
+    int par = genc_conv_par_over(g.ngroups), nth = par ? omp_get_max_threads() : 1, nob = g.Op / OB;
     int64_t per = (int64_t)g.C * g.ld + (int64_t)g.Op * g.Npad;
     float *buf = genc_scratch(c, (size_t)(nth * per) * sizeof(float));
 #pragma omp parallel for schedule(static) if (par)
