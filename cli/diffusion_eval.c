@@ -139,27 +139,17 @@ done:
     return rc;
 }
 
-static int eval_images(genc_dmodel *m, const genc_dm_train_cfg *tc, int64_t n, int ode_steps, uint64_t seed, int json,
-                       const fd_req *fr, int fd_only) {
-    genc_images im;
-    memset(&im, 0, sizeof im);
-    if (genc_images_load(tc->data, GENC_SPLIT_TEST, &im)) return genc_wrap_error("test images of %s", tc->data);
-    int rc = GENC_ERR;
+/* bits/dim of the first n test images (the dequantisation above), its standard error and
+ * the seconds it took */
+static int bits_per_dim(genc_dmodel *m, const genc_images *im, int64_t n, int ode_steps, uint64_t seed, double *bpd,
+                        double *se, double *secs) {
     int64_t D = (int64_t)m->cfg.channels * m->cfg.height * m->cfg.width;
     genc_ctx *c = genc_ctx_new(0);
-    float *x = NULL;
-    double *nll = NULL;
-    if (im.channels != m->cfg.channels || im.height != m->cfg.height || im.width != m->cfg.width) {
-        genc_set_error("%s test images are %d×%d×%d; the model's are %d×%d×%d", tc->data, im.channels, im.height, im.width,
-                       m->cfg.channels, m->cfg.height, m->cfg.width);
-        goto done;
-    }
-    if (n > im.n) n = im.n;
-    if (fd_only) n = 0;
-    x = malloc(sizeof(float) * (size_t)(n * D) + 1);
-    nll = malloc(sizeof(double) * (size_t)n + 1);
+    float *x = malloc(sizeof(float) * (size_t)(n * D));
+    double *nll = malloc(sizeof(double) * (size_t)n);
+    int rc = GENC_ERR;
     if (!c || !x || !nll) { genc_set_error("out of memory"); goto done; }
-    genc_images_get(&im, 0, n, 0, 255, x, NULL);
+    genc_images_get(im, 0, n, 0, 255, x, NULL);
     genc_rng r = genc_rng_make(seed, 41);
     for (int64_t i = 0; i < n * D; i++) x[i] = -1 + 2 * (x[i] + genc_rng_uniform(&r)) / 256;
     genc_dm_denoiser d = {.m = m, .c = c, .cfg = 1, .max_batch = 64};
@@ -167,10 +157,33 @@ static int eval_images(genc_dmodel *m, const genc_dm_train_cfg *tc, int64_t n, i
     genc_nll_opts o = {.steps = ode_steps, .hutchinson = 1};
     ode_range(m, &o);
     double t0 = genc_time_s();
-    if (n && genc_pf_nll(&div, &o, x, n, (int)D, &r, nll)) goto done;
-    double secs = genc_time_s() - t0;
+    if (genc_pf_nll(&div, &o, x, n, (int)D, &r, nll)) goto done;
+    *secs = genc_time_s() - t0;
     for (int64_t i = 0; i < n; i++) nll[i] = (nll[i] / D + log(128.0)) / log(2.0);
-    double se = NAN, bpd = n ? genc_mean_se(nll, n, &se) : NAN, fd = NAN, acc = NAN, fd_secs = 0;
+    *bpd = genc_mean_se(nll, n, se);
+    rc = GENC_OK;
+done:
+    genc_ctx_free(c);
+    free(x);
+    free(nll);
+    return rc;
+}
+
+static int eval_images(genc_dmodel *m, const genc_dm_train_cfg *tc, int64_t n, int ode_steps, uint64_t seed, int json,
+                       const fd_req *fr, int fd_only) {
+    genc_images im;
+    memset(&im, 0, sizeof im);
+    if (genc_images_load(tc->data, GENC_SPLIT_TEST, &im)) return genc_wrap_error("test images of %s", tc->data);
+    int rc = GENC_ERR;
+    if (im.channels != m->cfg.channels || im.height != m->cfg.height || im.width != m->cfg.width) {
+        genc_set_error("%s test images are %d×%d×%d; the model's are %d×%d×%d", tc->data, im.channels, im.height, im.width,
+                       m->cfg.channels, m->cfg.height, m->cfg.width);
+        goto done;
+    }
+    if (n > im.n) n = im.n;
+    if (fd_only) n = 0;
+    double se = NAN, bpd = NAN, secs = 0, fd = NAN, acc = NAN, fd_secs = 0;
+    if (n && bits_per_dim(m, &im, n, ode_steps, seed, &bpd, &se, &secs)) goto done;
     int F = 0;
     if (fr->classifier && frechet(m, &im, fr, &fd, &acc, &F, &fd_secs)) goto done;
     int64_t fn = fr->n < im.n ? fr->n : im.n;
@@ -202,9 +215,6 @@ static int eval_images(genc_dmodel *m, const genc_dm_train_cfg *tc, int64_t n, i
     }
     rc = GENC_OK;
 done:
-    genc_ctx_free(c);
-    free(x);
-    free(nll);
     genc_images_free(&im);
     return rc;
 }
