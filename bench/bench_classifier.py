@@ -10,14 +10,11 @@ torch.optim.AdamW. Prints training images/s for each and the ratio genc / PyTorc
     /usr/bin/python3 bench/bench_classifier.py --genc build/genc [--nets cnn,vit --batch 128 --steps 20]
 """
 import argparse
-import json
 import os
-import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import fix_openblas  # noqa: E402
+from common import adamw_steps, fix_openblas, genc_vs_torch  # noqa: E402
 
 fix_openblas()
 import torch  # noqa: E402
@@ -39,17 +36,7 @@ def torch_bench(cfg, B, steps, warm, threads):
     x = torch.rand(B, cfg["channels"], cfg["height"], cfg["width"]) * 2 - 1
     y = torch.randint(0, cfg["classes"], (B,))
     params = list(net.parameters())
-    for s in range(warm + steps):
-        if s == warm:
-            t0 = time.perf_counter()
-        logits, _ = net(x)
-        loss = F.cross_entropy(logits, y)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-    el = time.perf_counter() - t0
-    return steps * B / el, 1e3 * el / steps, sum(p.numel() for p in params)
+    return adamw_steps(params, opt, lambda: F.cross_entropy(net(x)[0], y), B, steps, warm)
 
 
 def main():
@@ -66,16 +53,7 @@ def main():
     for net in a.nets.split(","):
         cmd = [a.genc, "bench", "classifier", "--net", net, "--batch", str(a.batch), "--steps", str(a.steps),
                "--warmup-steps", str(a.warmup_steps), "--threads", str(a.threads), "--json"]
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        g = json.loads(out.strip().splitlines()[-1])
-        cfg = g["config"]  # genc's config (its defaults): PyTorch builds the same net from it
-        ips, ms, n = torch_bench(cfg, a.batch, a.steps, a.warmup_steps, a.threads)
-        print("%s:" % net)
-        print("  genc    : %9.0f images/s  %8.1f ms/step  (%d params)" % (g["images_per_s"], g["ms_per_step"], g["params"]))
-        print("  pytorch : %9.0f images/s  %8.1f ms/step  (%d params)" % (ips, ms, n))
-        print("  ratio genc/pytorch: %.2fx" % (g["images_per_s"] / ips))
-        if g["params"] != n:
-            print("warning: parameter counts differ", file=sys.stderr)
+        genc_vs_torch(net, cmd, "images_per_s", lambda cfg: torch_bench(cfg, a.batch, a.steps, a.warmup_steps, a.threads))
 
 
 if __name__ == "__main__":

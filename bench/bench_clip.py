@@ -13,14 +13,11 @@ genc / PyTorch, per loss.
     /usr/bin/python3 bench/bench_clip.py --genc build/genc [--losses softmax,sigmoid --batch 64 --steps 20]
 """
 import argparse
-import json
 import os
-import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import fix_openblas  # noqa: E402
+from common import adamw_steps, fix_openblas, genc_vs_torch  # noqa: E402
 
 fix_openblas()
 import torch  # noqa: E402
@@ -54,16 +51,7 @@ def torch_bench(cfg, B, steps, warm, threads):
                             lr=1e-4, betas=(0.9, 0.98), eps=1e-8)
     x, ids, eos = batch(cfg, B)
     params = list(m.parameters())
-    for s in range(warm + steps):
-        if s == warm:
-            t0 = time.perf_counter()
-        loss = m(x, ids, eos)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-    el = time.perf_counter() - t0
-    return steps * B / el, 1e3 * el / steps, sum(p.numel() for p in params)
+    return adamw_steps(params, opt, lambda: m(x, ids, eos), B, steps, warm)
 
 
 def main():
@@ -80,16 +68,7 @@ def main():
     for loss in a.losses.split(","):
         cmd = [a.genc, "bench", "clip", "--loss", loss, "--batch", str(a.batch), "--steps", str(a.steps),
                "--warmup-steps", str(a.warmup_steps), "--threads", str(a.threads), "--json"]
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        g = json.loads(out.strip().splitlines()[-1])
-        cfg = g["config"]  # genc's config (its defaults): PyTorch builds the same model from it
-        ips, ms, n = torch_bench(cfg, a.batch, a.steps, a.warmup_steps, a.threads)
-        print("%s:" % loss)
-        print("  genc    : %9.0f images/s  %8.1f ms/step  (%d params)" % (g["pairs_per_s"], g["ms_per_step"], g["params"]))
-        print("  pytorch : %9.0f images/s  %8.1f ms/step  (%d params)" % (ips, ms, n))
-        print("  ratio genc/pytorch: %.2fx" % (g["pairs_per_s"] / ips))
-        if g["params"] != n:
-            print("warning: parameter counts differ", file=sys.stderr)
+        genc_vs_torch(loss, cmd, "pairs_per_s", lambda cfg: torch_bench(cfg, a.batch, a.steps, a.warmup_steps, a.threads))
 
 
 if __name__ == "__main__":
