@@ -70,11 +70,8 @@ static void check_case(const genc_st_file *f, int ci) {
     tu_expect(f, key, feats, feats->data, 2e-5f, 1e-4f);
     snprintf(key, sizeof key, "case%d.loss", ci);
     tu_expect(f, key, loss, loss->data, 1e-6f, 1e-5f);
-    for (int i = 0; i < m.params.n; i++) {
-        genc_tensor *p = m.params.list[i];
-        snprintf(key, sizeof key, "case%d.grad.%s", ci, p->name);
-        tu_expect(f, key, p, p->grad, 5e-5f, 5e-4f);
-    }
+    snprintf(key, sizeof key, "case%d.", ci);
+    tu_expect_grads(f, key, &m.params, 5e-5f, 5e-4f);
 
     /* the no-grad features API runs the same ops in the same order: identical features */
     float *fa = malloc(sizeof(float) * (size_t)feats->n);
@@ -89,9 +86,7 @@ static void check_case(const genc_st_file *f, int ci) {
 int main(void) {
     genc_st_file f;
     if (tu_fixture("classifier.py", "classifier_fixture.safetensors", &f)) return tu_finish();
-    const char *ns = genc_st_meta(&f, "cases");
-    int n = ns ? atoi(ns) : 0;
-    CHECK(n == 5, "fixture has %d cases, want 5", n);
+    int n = tu_cases(&f, 5);
     for (int i = 0; i < n; i++) check_case(&f, i);
     genc_st_free(&f);
     return tu_finish();

@@ -218,3 +218,18 @@ genc_tensor *tu_randn_tensor(genc_ctx *c, int ndim, const int *shape, uint64_t s
     t->requires_grad = 1;
     return t;
 }
+
+void tu_expect_grads(const genc_st_file *f, const char *prefix, const genc_params *ps, float atol, float rtol) {
+    for (int i = 0; i < ps->n; i++) {
+        char key[256];
+        snprintf(key, sizeof key, "%sgrad.%s", prefix, ps->list[i]->name);
+        tu_expect(f, key, ps->list[i], ps->list[i]->grad, atol, rtol);
+    }
+}
+
+int tu_cases(const genc_st_file *f, int want) {
+    const char *ns = genc_st_meta(f, "cases");
+    int n = ns ? atoi(ns) : 0;
+    CHECK(n == want, "fixture has %d cases, want %d", n, want);
+    return n;
+}

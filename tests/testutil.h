@@ -74,5 +74,9 @@ genc_tensor *tu_load(genc_ctx *c, const genc_st_file *f, const char *name, int r
  * arrived: a failure). With TU_VERBOSE set, prints how much of the tolerance is used. */
 void tu_expect(const genc_st_file *f, const char *name, const genc_tensor *t, const float *got,
                float atol, float rtol);
+/* tu_expect of every parameter's gradient against fixture tensor "<prefix>grad.<name>". */
+void tu_expect_grads(const genc_st_file *f, const char *prefix, const genc_params *ps, float atol, float rtol);
+/* The fixture's "cases" count, checked to be want (0 when missing). */
+int tu_cases(const genc_st_file *f, int want);
 
 #endif
