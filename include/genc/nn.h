@@ -190,6 +190,11 @@ typedef struct genc_tf_config {
 
 /* Defaults for a small byte-level LM (vocab GENC_VOCAB from data.h must be set by caller). */
 void genc_tf_config_default(genc_tf_config *cfg);
+/* Defaults for a vision transformer over the patches of H×W images (patch side P, 0: no grid
+ * yet): no vocabulary (the inputs are patch embeddings), bidirectional, a grid of H/P × W/P
+ * for the 2D position encoding pos; dim, heads and layers as given, the rest default. */
+void genc_tf_config_patches(genc_tf_config *cfg, int dim, int heads, int layers, int H, int W, int P,
+                            genc_pos pos);
 /* The MLP width the config gives (mlp_hidden, or its default). */
 int genc_tf_mlp_hidden(const genc_tf_config *cfg);
 /* Check every field; GENC_ERR naming the field and the rule (dim % heads, even head dim for

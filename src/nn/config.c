@@ -54,6 +54,19 @@ void genc_tf_config_default(genc_tf_config *cfg) {
     cfg->cond = GENC_COND_NONE;
 }
 
+void genc_tf_config_patches(genc_tf_config *cfg, int dim, int heads, int layers, int H, int W, int P,
+                            genc_pos pos) {
+    genc_tf_config_default(cfg);
+    cfg->vocab = 0;
+    cfg->dim = dim;
+    cfg->heads = heads;
+    cfg->layers = layers;
+    cfg->causal = 0;
+    cfg->pos = pos;
+    cfg->grid_h = P > 0 ? H / P : 0;
+    cfg->grid_w = P > 0 ? W / P : 0;
+}
+
 int genc_tf_mlp_hidden(const genc_tf_config *cfg) {
     if (cfg->mlp_hidden > 0) return cfg->mlp_hidden;
     if (cfg->mlp == GENC_MLP_SWIGLU) return (8 * cfg->dim / 3 + 31) / 32 * 32;

@@ -7,18 +7,11 @@
 #include "vit.h"
 
 void genc_classifier_vit_config(const genc_classifier_config *cfg, genc_tf_config *tf) {
-    genc_tf_config_default(tf);
-    tf->vocab = 0; /* inputs are patch embeddings, the head is the classifier's */
-    tf->dim = cfg->dim;
-    tf->layers = cfg->layers;
-    tf->heads = cfg->heads;
+    /* the head is the classifier's */
+    genc_tf_config_patches(tf, cfg->dim, cfg->heads, cfg->layers, cfg->height, cfg->width, cfg->patch, GENC_POS_ROPE2D);
     tf->mlp_hidden = cfg->mlp_hidden;
-    tf->causal = 0;
-    tf->pos = GENC_POS_ROPE2D;
     tf->norm_eps = cfg->norm_eps;
     tf->cls_token = 1;
-    tf->grid_h = cfg->height / cfg->patch;
-    tf->grid_w = cfg->width / cfg->patch;
 }
 
 int genc_classifier_vit_init(genc_classifier *m, genc_rng *r) {

@@ -27,16 +27,9 @@ void genc_clip_config_default(genc_clip_config *cfg) {
 }
 
 static void image_tf(const genc_clip_config *cfg, genc_tf_config *tf) {
-    genc_tf_config_default(tf);
-    tf->vocab = 0;
-    tf->dim = cfg->dim;
-    tf->heads = cfg->heads;
-    tf->layers = cfg->image_layers;
-    tf->causal = 0;
-    tf->pos = GENC_POS_ROPE2D;
+    genc_tf_config_patches(tf, cfg->dim, cfg->heads, cfg->image_layers, cfg->height, cfg->width, cfg->patch,
+                           GENC_POS_ROPE2D);
     tf->cls_token = 1;
-    tf->grid_h = cfg->patch > 0 ? cfg->height / cfg->patch : 0;
-    tf->grid_w = cfg->patch > 0 ? cfg->width / cfg->patch : 0;
 }
 
 /* causal, as CLIP's text encoder: the EOS output has read the whole caption and no padding */

@@ -8,15 +8,7 @@
 #include <string.h>
 
 void genc_dm_dit_tf_config(const genc_dm_config *c, genc_tf_config *tc) {
-    genc_tf_config_default(tc);
-    tc->vocab = 0;
-    tc->dim = c->hidden;
-    tc->layers = c->layers;
-    tc->heads = c->heads;
-    tc->causal = 0;
-    tc->pos = GENC_POS_LEARNED2D;
-    tc->grid_h = c->patch > 0 ? c->height / c->patch : 0;
-    tc->grid_w = c->patch > 0 ? c->width / c->patch : 0;
+    genc_tf_config_patches(tc, c->hidden, c->heads, c->layers, c->height, c->width, c->patch, GENC_POS_LEARNED2D);
     tc->max_pos = tc->grid_h * tc->grid_w > 0 ? tc->grid_h * tc->grid_w : 1;
     tc->mlp = GENC_MLP_GELU_TANH;
     tc->cond = GENC_COND_ADALN;
