@@ -172,6 +172,10 @@ int genc_clip_train(const genc_clip_config *cfg, const genc_train_cfg *tc, const
 /* The same with round(batch · pair_fraction) two-item pairs in each batch (genc_clip_train:
  * GENC_CLIP_PAIR_FRACTION). The fraction is saved with the run ("pair_fraction" in the train
  * metadata; a run without it had none) and a resumed run keeps its own. */
+/* The training tape's bytes for a batch of B pairs, the memory check before a run: both
+ * towers' activations, ~20·dim floats per token per layer, the text tower run text_passes
+ * times per pair (CLIP 1, BLIP 5). */
+double genc_clip_activation_bytes(const genc_clip_config *c, int B, int text_passes);
 int genc_clip_train_pairs(const genc_clip_config *cfg, const genc_train_cfg *tc, double pair_fraction,
                           const genc_run_opts *run, genc_train_result *res);
 /* A checkpoint (folder or file) of family "clip": the model with its weights (EMA when kept),

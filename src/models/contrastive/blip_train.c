@@ -85,13 +85,8 @@ static void task_family(genc_train_family *fam, pair_task *k) {
     };
 }
 
-/* tape per pair: the image tower once, the text transformer five times (unimodal, three ITM
- * pairs, the decoder), ~20·dim floats per token per layer */
-static double activation_bytes(const genc_clip_config *c, int B) {
-    double Ti = 1.0 + (double)(c->height / c->patch) * (c->width / c->patch), Tt = c->ctx;
-    double per = (Ti * c->image_layers + 5.0 * Tt * c->text_layers) * 20.0 * c->dim + (double)c->channels * c->height * c->width;
-    return 2.0 * 4.0 * B * per;
-}
+/* BLIP's text transformer runs five times per pair: unimodal, three ITM pairs, the decoder */
+#define BLIP_TEXT_PASSES 5
 
 static int alloc_batch(pair_task *k) {
     const genc_clip_config *c = k->cfg;
@@ -174,7 +169,7 @@ int genc_blip_train(const genc_blip_config *cfg, const genc_train_cfg *tc, const
         rc = from_file(&f, &m, &saved, &step);
         k.cfg = &m.cfg.clip;
         if (rc == GENC_OK) rc = genc_train_preflight(run, &saved, (double)genc_blip_param_count(&m.cfg),
-                                                     activation_bytes(k.cfg, saved.batch));
+                                                     genc_clip_activation_bytes(k.cfg, saved.batch, BLIP_TEXT_PASSES));
         if (rc == GENC_OK) {
             k.B = saved.batch;
             task_family(&fam, &k);
@@ -190,7 +185,7 @@ int genc_blip_train(const genc_blip_config *cfg, const genc_train_cfg *tc, const
     } else {
         genc_blip_config mc = *cfg;
         if (fit_images(&mc.clip, im, pairs) || genc_blip_config_validate(&mc) || genc_train_cfg_validate(tc) ||
-            genc_train_preflight(run, tc, (double)genc_blip_param_count(&mc), activation_bytes(&mc.clip, tc->batch)) ||
+            genc_train_preflight(run, tc, (double)genc_blip_param_count(&mc), genc_clip_activation_bytes(&mc.clip, tc->batch, BLIP_TEXT_PASSES)) ||
             genc_blip_init(&m, &mc, tc->seed))
             goto done;
         k.cfg = &m.cfg.clip;
@@ -226,7 +221,7 @@ int genc_clip_train_set(const genc_clip_config *cfg, const genc_train_cfg *tc, c
     if (pairs->n < 1) genc_set_error("the pair set is empty");
     else if (fit_images(&mc, pairs->im, pairs) == GENC_OK && genc_clip_config_validate(&mc) == GENC_OK &&
              genc_train_cfg_validate(tc) == GENC_OK &&
-             genc_train_preflight(run, tc, (double)genc_clip_param_count(&mc), activation_bytes(&mc, tc->batch) / 2.5) == GENC_OK &&
+             genc_train_preflight(run, tc, (double)genc_clip_param_count(&mc), genc_clip_activation_bytes(&mc, tc->batch, 1)) == GENC_OK &&
              genc_clip_init(&m, &mc, tc->seed) == GENC_OK) {
         k.cfg = &m.cfg;
         k.B = tc->batch;

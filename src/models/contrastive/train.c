@@ -104,10 +104,10 @@ static void task_family(genc_train_family *fam, clip_task *k) {
     };
 }
 
-/* tape per pair: both towers' activations, ~12·dim + 2·4·dim floats per token per layer */
-static double activation_bytes(const genc_clip_config *c, int B) {
+double genc_clip_activation_bytes(const genc_clip_config *c, int B, int text_passes) {
     double Ti = 1.0 + (double)(c->height / c->patch) * (c->width / c->patch), Tt = c->ctx;
-    double per = (Ti * c->image_layers + Tt * c->text_layers) * 20.0 * c->dim + (double)c->channels * c->height * c->width;
+    double per = (Ti * c->image_layers + text_passes * Tt * c->text_layers) * 20.0 * c->dim +
+                 (double)c->channels * c->height * c->width;
     return 2.0 * 4.0 * B * per;
 }
 
@@ -168,7 +168,7 @@ int genc_clip_train_pairs(const genc_clip_config *cfg, const genc_train_cfg *tc,
         rc = from_file(&f, &m, &saved, &step);
         if (rc == GENC_OK) rc = saved_pair_fraction(&f, &frac);
         if (rc == GENC_OK) rc = genc_train_preflight(run, &saved, (double)genc_clip_param_count(&m.cfg),
-                                                     activation_bytes(&m.cfg, saved.batch));
+                                                     genc_clip_activation_bytes(&m.cfg, saved.batch, 1));
         if (rc == GENC_OK) {
             set_pairs(&k, saved.batch, frac);
             task_family(&fam, &k);
@@ -187,7 +187,7 @@ int genc_clip_train_pairs(const genc_clip_config *cfg, const genc_train_cfg *tc,
         mc.height = k.train.height;
         mc.width = k.train.width;
         if (genc_clip_config_validate(&mc) || genc_train_cfg_validate(tc) ||
-            genc_train_preflight(run, tc, (double)genc_clip_param_count(&mc), activation_bytes(&mc, tc->batch)) ||
+            genc_train_preflight(run, tc, (double)genc_clip_param_count(&mc), genc_clip_activation_bytes(&mc, tc->batch, 1)) ||
             genc_clip_init(&m, &mc, tc->seed))
             goto done;
         set_pairs(&k, tc->batch, pair_fraction);
